@@ -1,0 +1,1 @@
+"""gym_langrearrange: the Language Rearrangement benchmark as a Gymnasium environment."""

@@ -1,0 +1,46 @@
+"""Where an environment's episodes come from: a generated dataset split, or an episode file."""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+
+from gym_langrearrange.datasets.build import solve_episode
+from gym_langrearrange.datasets.episode import EpisodeSpec, load_episodes
+from gym_langrearrange.datasets.generator import DATASET_SIZES, check_dataset, generate_episode
+
+
+class EpisodeSource:
+    """Indexable episodes with their optimal plans. Generated episodes are built on first use and memoised."""
+
+    def __init__(self, name: str, size: int, episodes: list[tuple[EpisodeSpec, list[int]]] | None = None,
+                 cache_size: int = 4096) -> None:
+        self.name = name
+        self._size = size
+        self._fixed = episodes
+        self._cache: OrderedDict[int, tuple[EpisodeSpec, list[int]]] = OrderedDict()
+        self._cache_size = cache_size
+
+    @classmethod
+    def from_split(cls, split: str) -> "EpisodeSource":
+        if not isinstance(split, str):
+            raise ValueError(f"split must be a dataset name (str), got {split!r}")
+        return cls(check_dataset(split), DATASET_SIZES[split])
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike) -> "EpisodeSource":
+        specs = load_episodes(path, check_solvable=False)
+        return cls(specs[0].split if len({s.split for s in specs}) == 1 else "custom", len(specs),
+                   [solve_episode(s) for s in specs])
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, index: int) -> tuple[EpisodeSpec, list[int]]:
+        if self._fixed is not None:
+            return self._fixed[index]
+        hit = self._cache.get(index)
+        if hit is None:
+            hit = self._cache[index] = generate_episode(self.name, index)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return hit

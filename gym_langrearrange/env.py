@@ -1,0 +1,272 @@
+"""LangRearrangeEnv: the Gymnasium environment of spec §4-5.
+
+``reset`` loads an episode (generated on the fly, or from a file) into a WorldState;
+``step`` executes one of the 70 skills kinematically, then scores the new state. The
+goal, subgoals and action mask only change when a skill succeeds, so they are
+recomputed then and reused otherwise; the camera image comes from a renderer that
+caches per-scene backgrounds.
+"""
+from __future__ import annotations
+
+import math
+import string
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RECEPTACLES
+from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
+from gym_langrearrange.datasets.source import EpisodeSource
+from gym_langrearrange.goals import GoalExpr, parse_predicate
+from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
+from gym_langrearrange.world.state import NOWHERE, WorldState
+
+MAX_STEPS = 32
+REWARD_SUCCESS, REWARD_SUBGOAL, PENALTY_INVALID, PENALTY_STEP = 10.0, 5.0, 0.1, 0.01
+TEXT_CHARSET = string.ascii_letters + string.digits + string.punctuation + " "
+#: arm joint angles (rad) of the resting pose and of the carrying pose
+ARM_REST = np.array([1.32, 1.40, -0.20, 1.72, 0.0, 1.66, 0.0], dtype=np.float32)
+ARM_HOLD = np.array([0.45, 0.75, -0.10, 1.25, 0.0, 1.10, 0.0], dtype=np.float32)
+_OPENABLE_IDS = tuple(RECEPTACLE_INDEX[r] for r in OPENABLE)
+
+
+class LangRearrangeEnv(gym.Env):
+    """Language Rearrangement (LLaRP paper, §4): follow an instruction with 70 high-level skills.
+
+    Args:
+        split: one of the 11 dataset names (default ``"train"``).
+        episodes: path to an episode JSON file (spec §9); overrides ``split``.
+        image_size: side of the square RGB observation in pixels (default 256).
+        render: False drops the ``rgb`` observation (and all rendering cost).
+        obs_mode: ``"rgb"`` (default) or ``"text"``, which adds a ``text`` observation
+            describing what the robot perceives, for text-only agents.
+        hard: the harder variant (paper D.3): an invalid skill ends the episode as a
+            failure and the agent must call ``stop``; success is judged at ``stop``.
+        render_mode: ``"rgb_array"`` makes ``render()`` return a top-down map.
+        max_steps: skill steps before truncation (32 in the benchmark).
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+
+    def __init__(self, split: str = "train", episodes: str | None = None, image_size: int = 256,
+                 render: bool = True, obs_mode: str = "rgb", hard: bool = False, render_mode: str | None = None,
+                 max_steps: int = MAX_STEPS) -> None:
+        if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
+            raise ValueError(f"image_size must be a positive int (pixels per side), got {image_size!r}")
+        if obs_mode not in ("rgb", "text"):
+            raise ValueError(f"obs_mode must be 'rgb' or 'text', got {obs_mode!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if not isinstance(max_steps, int) or max_steps <= 0:
+            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+        self.source = EpisodeSource.from_file(episodes) if episodes is not None else EpisodeSource.from_split(split)
+        self.split = self.source.name
+        self.image_size = image_size
+        self.render_rgb = bool(render)
+        self.obs_mode = obs_mode
+        self.hard = bool(hard)
+        self.render_mode = render_mode
+        self.max_steps = max_steps
+
+        obs: dict[str, spaces.Space] = {}
+        if self.render_rgb:
+            obs["rgb"] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
+        obs["instruction"] = spaces.Text(MAX_INSTRUCTION_CHARS, min_length=1, charset=TEXT_CHARSET)
+        obs["arm_joints"] = spaces.Box(-math.pi, math.pi, (7,), np.float32)
+        obs["is_holding"] = spaces.Box(0.0, 1.0, (1,), np.float32)
+        obs["egomotion"] = spaces.Box(-np.inf, np.inf, (3,), np.float32)
+        if obs_mode == "text":
+            obs["text"] = spaces.Text(2048, min_length=1, charset=TEXT_CHARSET)
+        self.observation_space = spaces.Dict(obs)
+        self.action_space = spaces.Discrete(NUM_SKILLS)
+
+        self._order: np.ndarray | None = None
+        self._cursor = 0
+        self._renderers: dict[int, Any] = {}
+        self.state: WorldState | None = None
+        self.episode: EpisodeSpec | None = None
+        self.plan: list[int] = []  # the optimal plan from the episode start (privileged; for the oracle)
+        self._done = True
+
+    # --- Gymnasium API ------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        index = self._next_index(seed, options)
+        self.episode, self.plan = self.source.get(index)
+        self._load(self.episode)
+        info = self._info(invalid=False, action_name="", feedback=self._arrival_text())
+        return self._observation(), info
+
+    def step(self, action):
+        skill = self._check_action(action)
+        state = self.state
+        valid, feedback = SKILL_CATALOG.execute(state, skill)
+        self._t += 1
+        reward = -PENALTY_STEP
+        if valid:
+            self._frame = None
+            self._mask = SKILL_CATALOG.valid_mask(state)
+            self._goal_holds = self._goal(state)
+            reward += REWARD_SUBGOAL * self._update_subgoals()
+        else:
+            reward -= PENALTY_INVALID
+        if self.hard:
+            terminated = skill == STOP_ID or not valid
+            self._success = skill == STOP_ID and self._goal_holds
+        else:
+            self._success = self._goal_holds
+            terminated = self._success
+        if self._success:
+            reward += REWARD_SUCCESS
+        truncated = not terminated and self._t >= self.max_steps
+        self._done = terminated or truncated
+        info = self._info(not valid, SKILL_CATALOG.text(skill), feedback)
+        return self._observation(), reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self.state is None:
+            raise ResetNeeded("call reset() before render()")
+        from gym_langrearrange.render import render_topdown
+
+        return render_topdown(self.state)
+
+    def action_masks(self) -> np.ndarray:
+        """bool[70] of the skills valid now (sb3-contrib's MaskablePPO reads this)."""
+        if self.state is None:
+            raise ResetNeeded("call reset() before action_masks()")
+        return self._mask.copy()
+
+    def camera(self) -> np.ndarray:
+        """The egocentric RGB image of the current state, at ``image_size`` (also when render=False)."""
+        if self.state is None:
+            raise ResetNeeded("call reset() before camera()")
+        return self._camera()
+
+    # --- episode bookkeeping -------------------------------------------------------------------
+
+    def _next_index(self, seed: int | None, options: dict[str, Any] | None) -> int:
+        if options and "episode_index" in options:
+            idx = options["episode_index"]
+            if not isinstance(idx, (int, np.integer)) or not 0 <= idx < len(self.source):
+                raise ValueError(f"options['episode_index'] must be an int in 0..{len(self.source) - 1}, got {idx!r}")
+            return int(idx)
+        if seed is not None or self._order is None or self._cursor >= len(self._order):
+            self._order = self.np_random.permutation(len(self.source))
+            self._cursor = 0
+        idx = int(self._order[self._cursor])
+        self._cursor += 1
+        return idx
+
+    def _load(self, spec: EpisodeSpec) -> None:
+        from gym_langrearrange.datasets.build import make_state
+
+        self.state = make_state(spec)
+        goal = GoalExpr.from_json(spec.goal)
+        self._goal = goal.compile(self.state.category)
+        self._subgoals = [(s, GoalExpr("AND", (parse_predicate(s),)).compile(self.state.category))
+                          for s in spec.subgoals]
+        self._subgoal_done = [False] * len(self._subgoals)
+        self._t = 0
+        self._done = False
+        self._frame: np.ndarray | None = None
+        self._mask = SKILL_CATALOG.valid_mask(self.state)
+        self._goal_holds = self._goal(self.state)
+        self._success = False
+        self._update_subgoals()
+        self._instruction = spec.instruction
+
+    def _update_subgoals(self) -> int:
+        new = 0
+        for i, (_, holds) in enumerate(self._subgoals):
+            if not self._subgoal_done[i] and holds(self.state):
+                self._subgoal_done[i] = True
+                new += 1
+        return new
+
+    def _check_action(self, action) -> int:
+        if self.state is None:
+            raise ResetNeeded("step() was called before reset(); call reset() first")
+        if self._done:
+            raise ResetNeeded("the episode is over (terminated or truncated); call reset() before step()")
+        if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
+            action = action.reshape(()).item() if action.dtype.kind in "iu" else action
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+            raise TypeError(f"action must be an int skill id in 0..{NUM_SKILLS - 1}, got {action!r} "
+                            f"of type {type(action).__name__}")
+        if not 0 <= action < NUM_SKILLS:
+            raise ValueError(f"action {action} is outside the action space: skill ids are 0..{NUM_SKILLS - 1}")
+        return int(action)
+
+    # --- observations ------------------------------------------------------------------------
+
+    def _camera(self) -> np.ndarray:
+        if self._frame is None:
+            renderer = self._renderers.get(self.state.scene.index)
+            if renderer is None:
+                from gym_langrearrange.render import EgocentricRenderer
+
+                if len(self._renderers) >= 16:  # keep memory bounded across many scenes
+                    self._renderers.pop(next(iter(self._renderers)))
+                renderer = self._renderers[self.state.scene.index] = EgocentricRenderer(self.state.scene,
+                                                                                        self.image_size)
+            self._frame = renderer.render(self.state)
+        return self._frame.copy()
+
+    def _observation(self) -> dict[str, Any]:
+        state = self.state
+        obs: dict[str, Any] = {}
+        if self.render_rgb:
+            obs["rgb"] = self._camera()
+        obs["instruction"] = self._instruction
+        holding = state.held >= 0
+        obs["arm_joints"] = (ARM_HOLD if holding else ARM_REST).copy()
+        obs["is_holding"] = np.array([1.0 if holding else 0.0], dtype=np.float32)
+        obs["egomotion"] = self._egomotion()
+        if self.obs_mode == "text":
+            obs["text"] = self.describe()
+        return obs
+
+    def _egomotion(self) -> np.ndarray:
+        x0, y0, h0 = self.state.start_pose
+        x, y, h = self.state.pose
+        dx, dy = x - x0, y - y0
+        c, s = math.cos(h0), math.sin(h0)
+        dh = (h - h0 + math.pi) % (2 * math.pi) - math.pi
+        return np.array([c * dx + s * dy, -s * dx + c * dy, dh], dtype=np.float32)
+
+    def describe(self) -> str:
+        """What the robot perceives, in words (the ``text`` observation)."""
+        state = self.state
+        parts = []
+        r = state.robot_at
+        if r == NOWHERE:
+            parts.append("You are in the middle of the room, not at any receptacle.")
+        else:
+            parts.append(f"You are at the {RECEPTACLES[r]}.")
+            if r in _OPENABLE_IDS:
+                parts.append(f"The {RECEPTACLES[r]} is {'open' if state.opened[r] else 'closed'}.")
+            if state.visible(r):
+                seen = [CATEGORIES[state.category[o]] for o in state.objects_at(r)]
+                parts.append(f"You see: {', '.join(seen)}." if seen else "You see no objects here.")
+        if state.held >= 0:
+            parts.append(f"You are holding the {CATEGORIES[state.category[state.held]]}.")
+        else:
+            parts.append("Your gripper is empty.")
+        return " ".join(parts)
+
+    def _arrival_text(self) -> str:
+        return "You are in a new house. " + self.describe()
+
+    def _info(self, invalid: bool, action_name: str, feedback: str) -> dict[str, Any]:
+        return {
+            "success": self._success, "subgoals_done": sum(self._subgoal_done),
+            "subgoals_total": len(self._subgoals), "invalid": invalid, "action_name": action_name,
+            "feedback": feedback, "action_mask": self._mask.copy(), "episode_id": self.episode.episode_id,
+            "split": self.split,
+        }

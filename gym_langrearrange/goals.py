@@ -1,0 +1,245 @@
+"""Goal expressions (spec §6): parse the JSON trees, check them, and compile them into fast predicates.
+
+A goal node is ``{"expr_type": AND|OR|NAND|NOT, "quantifier": EXISTS|FORALL (optional),
+"inputs": [{"name": "X", "expr_type": <category or group>}], "sub_exprs": [...]}``; a leaf is
+a predicate string such as ``"on_top(X, black table)"``. ``GoalExpr.compile(categories)``
+binds the tree to one episode's objects and returns ``f(state) -> bool``; the environment
+evaluates it after every state change, so the compiled form is plain closures.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence, Union
+
+from gym_langrearrange.catalog import (CATEGORIES, CATEGORY_GROUPS, CATEGORY_INFO, OPENABLE, PLACE_TARGETS,
+                                       RECEPTACLE_INDEX, RECEPTACLES, category_set)
+
+Binding = dict[str, int]
+Check = Callable[[Any, Binding], bool]  # (state, variable binding) -> bool
+
+OPS = ("AND", "OR", "NAND", "NOT")
+QUANTIFIERS = ("EXISTS", "FORALL")
+#: canonical predicate -> argument kinds ('obj' = variable or object type, 'rec' = receptacle)
+PREDICATES: dict[str, tuple[str, ...]] = {
+    "on_top": ("obj", "rec"), "in": ("obj", "rec"), "holding": ("obj",), "not_holding": (),
+    "opened": ("rec",), "closed": ("rec",), "robot_at": ("rec",),
+}
+#: names accepted for compatibility with the original release
+ALIASES = {"opened_fridge": "opened", "closed_fridge": "closed", "opened_cab": "opened", "closed_cab": "closed",
+           "inside": "in", "at": "robot_at"}
+_PRED_RE = re.compile(r"^\s*([A-Za-z_]+)\s*\((.*)\)\s*$")
+_RECEPTACLE_BY_LOWER = {r.lower(): r for r in RECEPTACLES}
+_OBJECT_TYPES = set(CATEGORY_INFO) | set(CATEGORY_GROUPS)
+
+
+class GoalError(ValueError):
+    """A malformed goal; the message names where (``goal.sub_exprs[1]``) and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Predicate:
+    name: str  # canonical name
+    args: tuple[str, ...]  # object variables/types as written, receptacles canonicalised
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(self.args)})"
+
+
+@dataclass(frozen=True)
+class GoalExpr:
+    op: str
+    sub_exprs: tuple[Union["GoalExpr", Predicate], ...]
+    quantifier: str | None = None
+    inputs: tuple[tuple[str, str], ...] = ()  # (variable, object type)
+
+    # --- parsing -----------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "goal") -> "GoalExpr":
+        expr = _parse_node(data, where, frozenset())
+        if isinstance(expr, Predicate):  # a bare predicate string is a one-element AND
+            expr = GoalExpr("AND", (expr,))
+        return expr
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"expr_type": self.op}
+        if self.quantifier:
+            out["quantifier"] = self.quantifier
+            out["inputs"] = [{"name": n, "expr_type": t} for n, t in self.inputs]
+        out["sub_exprs"] = [s.to_json() if isinstance(s, GoalExpr) else str(s) for s in self.sub_exprs]
+        return out
+
+    # --- what it mentions ----------------------------------------------------------------
+
+    def predicates(self) -> list[Predicate]:
+        out: list[Predicate] = []
+        for s in self.sub_exprs:
+            out.extend(s.predicates() if isinstance(s, GoalExpr) else [s])
+        return out
+
+    def object_categories(self) -> frozenset[str]:
+        """Every category the goal can refer to (through quantifier types or predicate arguments)."""
+        cats: set[str] = set()
+        for _, t in self._all_inputs():
+            cats |= category_set(t)
+        for p in self.predicates():
+            if PREDICATES[p.name][:1] == ("obj",) and p.args[0] in _OBJECT_TYPES:
+                cats |= category_set(p.args[0])
+        return frozenset(cats)
+
+    def receptacles(self) -> frozenset[str]:
+        return frozenset(a for p in self.predicates() for kind, a in zip(PREDICATES[p.name], p.args) if kind == "rec")
+
+    def _all_inputs(self) -> list[tuple[str, str]]:
+        out = list(self.inputs)
+        for s in self.sub_exprs:
+            if isinstance(s, GoalExpr):
+                out.extend(s._all_inputs())
+        return out
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def compile(self, categories: Sequence[int]) -> Callable[[Any], bool]:
+        """Bind to an episode's objects (``categories[o]`` = catalog index of object o).
+
+        The returned function reads ``state.loc``, ``state.held``, ``state.opened`` and
+        ``state.robot_at`` (a :class:`~gym_langrearrange.world.WorldState` or anything alike).
+        """
+        check = _compile_node(self, categories)
+        return lambda state: check(state, {})
+
+    def evaluate(self, state: Any) -> bool:
+        return self.compile(state.category)(state)
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+def _parse_node(data: Any, where: str, variables: frozenset[str]) -> Union[GoalExpr, Predicate]:
+    if isinstance(data, str):
+        return parse_predicate(data, where, variables)
+    if not isinstance(data, dict):
+        raise GoalError(f"{where}: expected an object or a predicate string, got {type(data).__name__}")
+    unknown = set(data) - {"expr_type", "quantifier", "inputs", "sub_exprs"}
+    if unknown:
+        raise GoalError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: expr_type, quantifier, inputs, sub_exprs")
+    op = data.get("expr_type")
+    if op not in OPS:
+        raise GoalError(f"{where}.expr_type: {op!r} is not one of {', '.join(OPS)}")
+    quantifier = data.get("quantifier")
+    inputs: list[tuple[str, str]] = []
+    if quantifier is not None:
+        if quantifier not in QUANTIFIERS:
+            raise GoalError(f"{where}.quantifier: {quantifier!r} is not one of {', '.join(QUANTIFIERS)}")
+        raw_inputs = data.get("inputs")
+        if not isinstance(raw_inputs, list) or not raw_inputs:
+            raise GoalError(f"{where}.inputs: a quantifier needs a non-empty list of {{name, expr_type}}")
+        for i, inp in enumerate(raw_inputs):
+            at = f"{where}.inputs[{i}]"
+            if not isinstance(inp, dict) or not isinstance(inp.get("name"), str) or not inp["name"]:
+                raise GoalError(f"{at}: expected {{\"name\": <variable>, \"expr_type\": <object type>}}")
+            if inp.get("expr_type") not in _OBJECT_TYPES:
+                raise GoalError(f"{at}.expr_type: {inp.get('expr_type')!r} is not a category or group; allowed: "
+                                f"{', '.join(CATEGORIES)}, {', '.join(CATEGORY_GROUPS)}")
+            inputs.append((inp["name"], inp["expr_type"]))
+    elif "inputs" in data and data["inputs"]:
+        raise GoalError(f"{where}.inputs: inputs need a quantifier (EXISTS or FORALL)")
+    subs = data.get("sub_exprs")
+    if not isinstance(subs, list) or not subs:
+        raise GoalError(f"{where}.sub_exprs: expected a non-empty list")
+    if op == "NOT" and len(subs) != 1:
+        raise GoalError(f"{where}.sub_exprs: NOT takes exactly one sub-expression, got {len(subs)}")
+    scope = variables | {n for n, _ in inputs}
+    parsed = tuple(_parse_node(s, f"{where}.sub_exprs[{i}]", scope) for i, s in enumerate(subs))
+    return GoalExpr(op, parsed, quantifier, tuple(inputs))
+
+
+def parse_predicate(text: str, where: str = "predicate", variables: frozenset[str] = frozenset()) -> Predicate:
+    """Parse ``"on_top(X, black table)"``; ``variables`` are the names bound by enclosing quantifiers."""
+    m = _PRED_RE.match(text)
+    if m is None:
+        raise GoalError(f"{where}: {text!r} is not a predicate like on_top(X, black table)")
+    raw_name, raw_args = m.group(1), m.group(2)
+    name = ALIASES.get(raw_name, raw_name)
+    if name not in PREDICATES:
+        raise GoalError(f"{where}: unknown predicate {raw_name!r}; allowed: "
+                        f"{', '.join(list(PREDICATES) + list(ALIASES))}")
+    args = [a.strip().strip("'\"").strip() for a in raw_args.split(",")] if raw_args.strip() else []
+    kinds = PREDICATES[name]
+    if raw_name in ("opened_fridge", "closed_fridge") and not args:
+        args = ["fridge"]
+    if len(args) != len(kinds):
+        raise GoalError(f"{where}: {name} takes {len(kinds)} argument(s) ({', '.join(kinds) or 'none'}), "
+                        f"got {len(args)} in {text!r}")
+    out = []
+    for kind, arg in zip(kinds, args):
+        if kind == "rec":
+            rec = _RECEPTACLE_BY_LOWER.get(arg.lower())
+            if rec is None:
+                raise GoalError(f"{where}: unknown receptacle {arg!r} in {text!r}; allowed: {', '.join(RECEPTACLES)}")
+            if name in ("opened", "closed") and rec not in OPENABLE:
+                raise GoalError(f"{where}: {rec!r} cannot be {name}; only {', '.join(OPENABLE)} open and close")
+            if name == "on_top" and rec not in PLACE_TARGETS:
+                raise GoalError(f"{where}: nothing can be on_top of {rec!r}; allowed: {', '.join(PLACE_TARGETS)}")
+            out.append(rec)
+        else:
+            if arg not in variables and arg not in _OBJECT_TYPES:
+                raise GoalError(f"{where}: {arg!r} in {text!r} is neither a quantified variable "
+                                f"({', '.join(sorted(variables)) or 'none in scope'}) nor a category or group")
+            out.append(arg)
+    return Predicate(name, tuple(out))
+
+
+# --- compilation ---------------------------------------------------------------------------
+
+def _objects_of(type_name: str, categories: Sequence[int]) -> tuple[int, ...]:
+    wanted = {CATEGORIES.index(c) for c in category_set(type_name)}
+    return tuple(o for o, c in enumerate(categories) if c in wanted)
+
+
+def _compile_predicate(p: Predicate, categories: Sequence[int]) -> Check:
+    if p.name == "not_holding":
+        return lambda s, b: s.held < 0
+    if p.name in ("opened", "closed", "robot_at"):
+        r = RECEPTACLE_INDEX[p.args[0]]
+        if p.name == "opened":
+            return lambda s, b: s.opened[r]
+        if p.name == "closed":
+            return lambda s, b: not s.opened[r]
+        return lambda s, b: s.robot_at == r
+    obj = p.args[0]
+    is_type = obj in _OBJECT_TYPES
+    objs = _objects_of(obj, categories) if is_type else ()
+    if p.name == "holding":
+        if is_type:
+            held_ok = frozenset(objs)
+            return lambda s, b: s.held in held_ok
+        return lambda s, b: s.held == b[obj]
+    r = RECEPTACLE_INDEX[p.args[1]]  # on_top / in: the object rests on or in receptacle r
+    if is_type:
+        return lambda s, b: any(s.loc[o] == r for o in objs)
+    return lambda s, b: s.loc[b[obj]] == r
+
+
+def _compile_node(node: Union[GoalExpr, Predicate], categories: Sequence[int]) -> Check:
+    if isinstance(node, Predicate):
+        return _compile_predicate(node, categories)
+    subs = [_compile_node(s, categories) for s in node.sub_exprs]
+    if node.op == "AND":
+        body: Check = lambda s, b: all(f(s, b) for f in subs)
+    elif node.op == "OR":
+        body = lambda s, b: any(f(s, b) for f in subs)
+    elif node.op == "NAND":
+        body = lambda s, b: not all(f(s, b) for f in subs)
+    else:  # NOT
+        only = subs[0]
+        body = lambda s, b: not only(s, b)
+    if not node.quantifier:
+        return body
+    names = [n for n, _ in node.inputs]
+    domains = [_objects_of(t, categories) for _, t in node.inputs]
+    bindings = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
+    if node.quantifier == "EXISTS":
+        return lambda s, b: any(body(s, {**b, **nb}) for nb in bindings)
+    return lambda s, b: all(body(s, {**b, **nb}) for nb in bindings)  # FORALL: vacuously true when empty

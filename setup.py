@@ -1,0 +1,34 @@
+"""gym-langrearrange: the Language Rearrangement benchmark as a Gymnasium package, plus agents."""
+from setuptools import find_packages, setup
+
+AGENT_DEPS = [
+    "torch==2.13.0",  # pinned: an unpinned torch pulls the CUDA stack
+    "stable-baselines3>=2.3",
+    "sb3-contrib>=2.3",
+    "transformers>=4.46",
+    "gguf>=0.10",
+    "peft>=0.11",
+    "tensorboard>=2.14",
+]
+
+setup(
+    name="gym-langrearrange",
+    version="0.1.0",
+    description="Language Rearrangement benchmark (LLaRP) as a fast pure-Python Gymnasium environment, with agents",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["gym_langrearrange", "gym_langrearrange.*", "agents", "agents.*"]),
+    install_requires=[
+        "gymnasium>=1.0",
+        "numpy>=1.24",
+        "imageio>=2.30",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
+    ],
+    extras_require={
+        "agents": AGENT_DEPS,
+        "test": AGENT_DEPS + ["pytest>=7", "pytest-timeout>=2"],
+    },
+    entry_points={"gymnasium.envs": ["gym_langrearrange = gym_langrearrange:register_envs"]},
+)
