@@ -1,1 +1,34 @@
-"""gym_langrearrange: the Language Rearrangement benchmark as a Gymnasium environment."""
+"""gym_langrearrange: the Language Rearrangement benchmark as a Gymnasium environment.
+
+    import gymnasium as gym
+    import gym_langrearrange  # registers the ids
+    env = gym.make("LangRearrange-v0", split="rephrasing")
+"""
+from __future__ import annotations
+
+import gymnasium as gym
+
+from gym_langrearrange.catalog import CATEGORIES, RECEPTACLES
+from gym_langrearrange.datasets import DATASETS, EVAL_DATASETS, EpisodeSpec, load_episodes, save_episodes
+from gym_langrearrange.env import LangRearrangeEnv
+from gym_langrearrange.goals import GoalExpr
+from gym_langrearrange.skills import SKILL_CATALOG, SkillCatalog
+
+__version__ = "0.1.0"
+ENV_IDS = ("LangRearrange-v0", "LangRearrangeHard-v0")
+
+
+def register_envs() -> None:
+    """Register both ids with Gymnasium (idempotent; also run by the package entry point)."""
+    if "LangRearrange-v0" not in gym.registry:
+        gym.register("LangRearrange-v0", entry_point="gym_langrearrange.env:LangRearrangeEnv",
+                     kwargs={"hard": False})
+    if "LangRearrangeHard-v0" not in gym.registry:
+        gym.register("LangRearrangeHard-v0", entry_point="gym_langrearrange.env:LangRearrangeEnv",
+                     kwargs={"hard": True})
+
+
+register_envs()
+
+__all__ = ["CATEGORIES", "RECEPTACLES", "DATASETS", "EVAL_DATASETS", "EpisodeSpec", "load_episodes", "save_episodes",
+           "LangRearrangeEnv", "GoalExpr", "SKILL_CATALOG", "SkillCatalog", "ENV_IDS", "register_envs"]

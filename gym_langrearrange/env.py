@@ -20,7 +20,6 @@ from gymnasium.error import ResetNeeded
 from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RECEPTACLES
 from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
 from gym_langrearrange.datasets.source import EpisodeSource
-from gym_langrearrange.goals import GoalExpr, parse_predicate
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
 from gym_langrearrange.world.state import NOWHERE, WorldState
 
@@ -109,6 +108,7 @@ class LangRearrangeEnv(gym.Env):
         reward = -PENALTY_STEP
         if valid:
             self._frame = None
+            self._ego = None
             self._mask = SKILL_CATALOG.valid_mask(state)
             self._goal_holds = self._goal(state)
             reward += REWARD_SUBGOAL * self._update_subgoals()
@@ -167,14 +167,14 @@ class LangRearrangeEnv(gym.Env):
         from gym_langrearrange.datasets.build import make_state
 
         self.state = make_state(spec)
-        goal = GoalExpr.from_json(spec.goal)
-        self._goal = goal.compile(self.state.category)
-        self._subgoals = [(s, GoalExpr("AND", (parse_predicate(s),)).compile(self.state.category))
-                          for s in spec.subgoals]
+        cats = self.state.category
+        self._goal = spec.goal_expr.compile(cats)
+        self._subgoals = [g.compile(cats) for g in spec.subgoal_exprs]
         self._subgoal_done = [False] * len(self._subgoals)
         self._t = 0
         self._done = False
         self._frame: np.ndarray | None = None
+        self._ego: np.ndarray | None = None
         self._mask = SKILL_CATALOG.valid_mask(self.state)
         self._goal_holds = self._goal(self.state)
         self._success = False
@@ -183,7 +183,7 @@ class LangRearrangeEnv(gym.Env):
 
     def _update_subgoals(self) -> int:
         new = 0
-        for i, (_, holds) in enumerate(self._subgoals):
+        for i, holds in enumerate(self._subgoals):
             if not self._subgoal_done[i] and holds(self.state):
                 self._subgoal_done[i] = True
                 new += 1
@@ -227,7 +227,9 @@ class LangRearrangeEnv(gym.Env):
         holding = state.held >= 0
         obs["arm_joints"] = (ARM_HOLD if holding else ARM_REST).copy()
         obs["is_holding"] = np.array([1.0 if holding else 0.0], dtype=np.float32)
-        obs["egomotion"] = self._egomotion()
+        if self._ego is None:
+            self._ego = self._egomotion()
+        obs["egomotion"] = self._ego.copy()
         if self.obs_mode == "text":
             obs["text"] = self.describe()
         return obs

@@ -71,6 +71,17 @@ class GoalExpr:
         out["sub_exprs"] = [s.to_json() if isinstance(s, GoalExpr) else str(s) for s in self.sub_exprs]
         return out
 
+    def __str__(self) -> str:
+        if self.op == "NOT":
+            inner = f"NOT {_paren(self.sub_exprs[0])}"
+        else:
+            joined = f" {'AND' if self.op == 'NAND' else self.op} ".join(_paren(s) for s in self.sub_exprs)
+            inner = f"NOT ({joined})" if self.op == "NAND" else joined
+        if not self.quantifier:
+            return inner
+        bound = ", ".join(f"{n}:{t}" for n, t in self.inputs)
+        return f"{self.quantifier} {bound}. ({inner})"
+
     # --- what it mentions ----------------------------------------------------------------
 
     def predicates(self) -> list[Predicate]:
@@ -115,6 +126,12 @@ class GoalExpr:
 
 
 # --- parsing -----------------------------------------------------------------------------
+
+def _paren(node: Union[GoalExpr, Predicate]) -> str:
+    if isinstance(node, Predicate) or node.quantifier or len(node.sub_exprs) == 1:
+        return str(node)
+    return f"({node})"
+
 
 def _parse_node(data: Any, where: str, variables: frozenset[str]) -> Union[GoalExpr, Predicate]:
     if isinstance(data, str):
@@ -240,6 +257,10 @@ def _compile_node(node: Union[GoalExpr, Predicate], categories: Sequence[int]) -
     names = [n for n, _ in node.inputs]
     domains = [_objects_of(t, categories) for _, t in node.inputs]
     bindings = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
+    if len(names) == 1 and len(domains[0]) == 1:  # the common case: one object fits
+        only_binding = bindings[0]
+        if node.quantifier == "EXISTS":
+            return lambda s, b: body(s, {**b, **only_binding} if b else only_binding)
     if node.quantifier == "EXISTS":
         return lambda s, b: any(body(s, {**b, **nb}) for nb in bindings)
     return lambda s, b: all(body(s, {**b, **nb}) for nb in bindings)  # FORALL: vacuously true when empty

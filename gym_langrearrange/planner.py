@@ -125,11 +125,12 @@ def _successors(node: tuple, targets: list[int], movable: frozenset[int], cats: 
         yield (_CLOSE[r] if is_open else _OPEN[r]), (r, held, tuple(flipped), loc)
 
 
-def subgoals_from_plan(state: WorldState, plan_ids: list[int]) -> list[str]:
+def subgoals_from_plan(state: WorldState, plan_ids: list[int], goal: GoalExpr | None = None) -> list[str]:
     """Intermediate predicates along an optimal plan, rewarded once each (spec §4).
 
     Navigating to where an object waits is exploration, not a subgoal, and the last step
-    is the goal itself; every other step's post-condition is one subgoal.
+    is the goal itself; every other step's post-condition is one subgoal. With ``goal``,
+    also checks that the plan reaches it (ValueError otherwise).
     """
     sim = state.copy()
     out: list[str] = []
@@ -158,4 +159,31 @@ def subgoals_from_plan(state: WorldState, plan_ids: list[int]) -> list[str]:
             continue
         if pred not in out:
             out.append(pred)
+    if goal is not None and not goal.evaluate(sim):
+        raise ValueError(f"plan {[SKILLS[a].text for a in plan_ids]} does not reach the goal")
     return out
+
+
+class Oracle:
+    """The privileged upper bound: reads the true state and follows a shortest plan to the goal.
+
+    The plan is computed once per episode (and again only if the episode moved off it,
+    e.g. when someone else stepped the env); in the Hard variant it ends with ``stop``.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env.unwrapped
+        self._key: tuple | None = None
+        self._queue: list[int] = []
+
+    def act(self) -> int:
+        env = self.env
+        if env.state is None:
+            raise RuntimeError("Oracle.act() needs an environment that has been reset")
+        key = (env.episode.episode_id, id(env.state), env._t)
+        if key != self._key:  # a new episode, or the episode diverged from our plan
+            found = plan(env.state, env.episode.goal_expr) if env._t else list(env.plan)
+            self._queue = (found or []) + ([SKILLS[-1].id] if env.hard else [])
+        action = self._queue.pop(0) if self._queue else SKILLS[-1].id
+        self._key = (env.episode.episode_id, id(env.state), env._t + 1)
+        return action

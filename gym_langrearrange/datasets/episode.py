@@ -9,6 +9,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,15 @@ class EpisodeSpec:
     subgoals: tuple[str, ...] = ()
     template: str = ""  # which instruction template produced it (informational)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @cached_property
+    def goal_expr(self) -> GoalExpr:
+        """The parsed goal (parsed once per episode object)."""
+        return GoalExpr.from_json(self.goal)
+
+    @cached_property
+    def subgoal_exprs(self) -> tuple[GoalExpr, ...]:
+        return tuple(GoalExpr("AND", (parse_predicate(s, "subgoals"),)) for s in self.subgoals)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -9,6 +9,7 @@ mean exactly the objects the template placed.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -340,19 +341,34 @@ def _goal_types(goal: dict) -> set[str]:
     return out
 
 
-def generate_episode(dataset: str, index: int) -> tuple[EpisodeSpec, list[int]]:
-    """Episode ``index`` of ``dataset`` with its subgoals, and the optimal plan that validated it."""
+def solve_index(dataset: str, index: int) -> tuple[int, list[int]]:
+    """The first draw attempt of episode ``index`` the planner solves, and its optimal plan."""
     from gym_langrearrange.datasets.build import make_state
-    from gym_langrearrange.goals import GoalExpr
-    from gym_langrearrange.planner import MAX_PLAN_LENGTH, plan, subgoals_from_plan
+    from gym_langrearrange.planner import MAX_PLAN_LENGTH, plan
 
     size = DATASET_SIZES[check_dataset(dataset)]
     if not isinstance(index, int) or not 0 <= index < size:
         raise ValueError(f"episode index must be an int in 0..{size - 1} for split {dataset!r}, got {index!r}")
     for attempt in range(MAX_ATTEMPTS):
         spec = draft_episode(dataset, index, attempt)
-        state = make_state(spec)
-        found = plan(state, GoalExpr.from_json(spec.goal), MAX_PLAN_LENGTH)
+        found = plan(make_state(spec), spec.goal_expr, MAX_PLAN_LENGTH)
         if found:  # solvable, and not already solved at the start
-            return spec.__class__(**{**spec.__dict__, "subgoals": tuple(subgoals_from_plan(state, found))}), found
+            return attempt, found
     raise RuntimeError(f"no solvable draft for {dataset}-{index} in {MAX_ATTEMPTS} attempts")  # pragma: no cover
+
+
+def generate_episode(dataset: str, index: int, solved: tuple[int, list[int]] | None = None
+                     ) -> tuple[EpisodeSpec, list[int]]:
+    """Episode ``index`` of ``dataset`` with its subgoals, and the optimal plan that validated it.
+
+    ``solved`` = (attempt, plan) from the episode index cache skips the planner; the plan
+    is replayed to make sure it still reaches the goal.
+    """
+    from gym_langrearrange.datasets.build import make_state
+    from gym_langrearrange.planner import subgoals_from_plan
+
+    attempt, found = solved if solved is not None else solve_index(dataset, index)
+    spec = draft_episode(dataset, index, attempt)
+    state = make_state(spec)
+    subgoals = subgoals_from_plan(state, found, goal=spec.goal_expr)
+    return dataclasses.replace(spec, subgoals=tuple(subgoals)), found

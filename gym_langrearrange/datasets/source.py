@@ -4,7 +4,10 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 
+import numpy as np
+
 from gym_langrearrange.datasets.build import solve_episode
+from gym_langrearrange.datasets.cache import load_index
 from gym_langrearrange.datasets.episode import EpisodeSpec, load_episodes
 from gym_langrearrange.datasets.generator import DATASET_SIZES, check_dataset, generate_episode
 
@@ -13,18 +16,19 @@ class EpisodeSource:
     """Indexable episodes with their optimal plans. Generated episodes are built on first use and memoised."""
 
     def __init__(self, name: str, size: int, episodes: list[tuple[EpisodeSpec, list[int]]] | None = None,
-                 cache_size: int = 4096) -> None:
+                 cache_size: int = 4096, solved: np.ndarray | None = None) -> None:
         self.name = name
         self._size = size
         self._fixed = episodes
         self._cache: OrderedDict[int, tuple[EpisodeSpec, list[int]]] = OrderedDict()
         self._cache_size = cache_size
+        self._solved = solved  # rows of the episode index cache (attempt, plan length, plan)
 
     @classmethod
     def from_split(cls, split: str) -> "EpisodeSource":
         if not isinstance(split, str):
             raise ValueError(f"split must be a dataset name (str), got {split!r}")
-        return cls(check_dataset(split), DATASET_SIZES[split])
+        return cls(check_dataset(split), DATASET_SIZES[split], solved=load_index(split))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "EpisodeSource":
@@ -40,7 +44,11 @@ class EpisodeSource:
             return self._fixed[index]
         hit = self._cache.get(index)
         if hit is None:
-            hit = self._cache[index] = generate_episode(self.name, index)
+            solved = None
+            if self._solved is not None:
+                row = self._solved[index]
+                solved = (int(row[0]), [int(a) for a in row[2:2 + row[1]]])
+            hit = self._cache[index] = generate_episode(self.name, index, solved)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return hit

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from gym_langrearrange.catalog import DRAWERS, KITCHEN_BLOCK, OPTIONAL_RECEPTACLES, RECEPTACLE_INDEX, RECEPTACLES
 from gym_langrearrange.rng import DetRng
@@ -61,7 +61,7 @@ class Scene:
     def has(self, receptacle: str) -> bool:
         return receptacle in self.placements
 
-    @property
+    @cached_property
     def present_mask(self) -> tuple[bool, ...]:
         return tuple(r in self.placements for r in RECEPTACLES)
 
