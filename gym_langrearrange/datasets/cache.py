@@ -9,6 +9,7 @@ silently: a stale plan fails the replay check in ``generate_episode``.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -19,9 +20,24 @@ from gym_langrearrange.datasets.generator import DATASET_SIZES, GENERATOR_VERSIO
 ROW = 34  # attempt, plan length, 32 skill ids
 
 
+@lru_cache(maxsize=None)
+def _fingerprint() -> str:
+    """Hash of the code and data episodes are made from: any change to them starts a new cache."""
+    import hashlib
+
+    import gym_langrearrange
+
+    root = Path(gym_langrearrange.__file__).parent
+    digest = hashlib.sha1()
+    for rel in ("catalog.py", "skills.py", "planner.py", "world/scene.py", "datasets/generator.py",
+                "datasets/phrasings.py"):
+        digest.update((root / rel).read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cache_dir() -> Path:
     root = os.environ.get("GYM_LANGREARRANGE_CACHE") or Path.home() / ".cache" / "gym_langrearrange"
-    return Path(root) / f"v{GENERATOR_VERSION}"
+    return Path(root) / f"v{GENERATOR_VERSION}-{_fingerprint()}"
 
 
 def cache_path(dataset: str) -> Path:

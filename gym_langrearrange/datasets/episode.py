@@ -15,7 +15,8 @@ from typing import Any
 
 from gym_langrearrange.catalog import CATEGORIES, CATEGORY_INFO, OPENABLE, RECEPTACLES
 from gym_langrearrange.goals import GoalError, GoalExpr, parse_predicate
-from gym_langrearrange.world.scene import NUM_SCENES, get_scene
+from gym_langrearrange.rng import DetRng
+from gym_langrearrange.world.scene import NUM_SCENES, Scene, get_scene
 
 MAX_OBJECTS = 64
 INSTRUCTION_CHARSET = frozenset(chr(c) for c in range(32, 127))  # printable ASCII, see env.py
@@ -195,10 +196,11 @@ def episode_from_json(data: Any, position: int = 0) -> EpisodeSpec:
 
 def default_robot_start(scene_index: int, key: object) -> tuple[float, float, float]:
     """A pose in the middle of the room, away from every receptacle, derived from ``key``."""
-    from gym_langrearrange.rng import DetRng
+    return random_robot_start(get_scene(scene_index), DetRng("robot_start", scene_index, key))
 
-    scn = get_scene(scene_index)
-    rng = DetRng("robot_start", scene_index, key)
+
+def random_robot_start(scn: Scene, rng: DetRng) -> tuple[float, float, float]:
+    """Robots start at least 1.8 m from the walls, i.e. 0.9 m from where they stand at any receptacle."""
     margin = 1.8
     x = round(rng.uniform(margin, scn.width - margin), 3)
     y = round(rng.uniform(margin, scn.depth - margin), 3)

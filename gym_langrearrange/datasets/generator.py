@@ -15,7 +15,7 @@ from typing import Callable
 
 from gym_langrearrange.catalog import (CATEGORY_GROUPS, CATEGORY_INFO, DRAWERS, FRIDGE, HELDOUT_CATEGORIES, SURFACES,
                                        TRAIN_CATEGORIES)
-from gym_langrearrange.datasets.episode import EpisodeSpec, ObjectSpec, default_robot_start
+from gym_langrearrange.datasets.episode import EpisodeSpec, ObjectSpec, random_robot_start
 from gym_langrearrange.datasets.phrasings import DESCRIPTIONS, EVAL, TRAIN
 from gym_langrearrange.rng import DetRng
 from gym_langrearrange.world.scene import Scene, get_scene, scene_ids
@@ -288,6 +288,7 @@ def _recipes() -> dict[str, DatasetRecipe]:
 
 
 RECIPES = _recipes()
+_NUM_INSTANCES = {c: len(info.instances) for c, info in CATEGORY_INFO.items()}
 
 
 def _weighted(rng: DetRng, options: tuple[tuple[Builder, float], ...]) -> Builder:
@@ -319,16 +320,18 @@ def draft_episode(dataset: str, index: int, attempt: int) -> EpisodeSpec:
     goal_cats = set(draft.avoid) | {c for c, _ in placed} | _goal_types(draft.goal)
     clutter_cats = [c for c in recipe.clutter_categories if c not in goal_cats]
     sources = _sources(scene)
-    total = rng.integer(20, 40)
-    while len(placed) < total:
-        placed.append((rng.choice(clutter_cats), rng.choice(sources)))
-    order = rng.shuffled(range(len(placed)))  # needed objects are not always object 0
-    objects = tuple(ObjectSpec(placed[i][0], rng.below(len(CATEGORY_INFO[placed[i][0]].instances)), placed[i][1])
-                    for i in order)
+    n_cats, n_sources = len(clutter_cats), len(sources)
+    clutter = []
+    for _ in range(rng.integer(20, 40) - len(placed)):
+        k = rng.below(n_cats * n_sources)  # one draw picks category and receptacle
+        clutter.append((clutter_cats[k // n_sources], sources[k % n_sources]))
+    for item in placed:  # needed objects go to random positions, so they are not always object 0
+        clutter.insert(rng.below(len(clutter) + 1), item)
+    objects = tuple(ObjectSpec(c, rng.below(_NUM_INSTANCES[c]), r) for c, r in clutter)
     eid = f"{dataset}-{index}"
     return EpisodeSpec(episode_id=eid, split=dataset, scene=scene.index, instruction=text, objects=objects,
-                       goal=draft.goal, open=tuple(draft.open),
-                       robot_start=default_robot_start(scene.index, f"{eid}/{attempt}"), template=draft.template)
+                       goal=draft.goal, open=tuple(draft.open), robot_start=random_robot_start(scene, rng),
+                       template=draft.template)
 
 
 def _goal_types(goal: dict) -> set[str]:
@@ -371,4 +374,6 @@ def generate_episode(dataset: str, index: int, solved: tuple[int, list[int]] | N
     spec = draft_episode(dataset, index, attempt)
     state = make_state(spec)
     subgoals = subgoals_from_plan(state, found, goal=spec.goal_expr)
-    return dataclasses.replace(spec, subgoals=tuple(subgoals)), found
+    done = dataclasses.replace(spec, subgoals=tuple(subgoals))
+    done.__dict__["goal_expr"] = spec.goal_expr  # keep the parsed goal (a cached_property)
+    return done, found

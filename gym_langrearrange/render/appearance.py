@@ -52,7 +52,8 @@ def _apple(c: Canvas, i: int) -> None:
 def _peach(c: Canvas, i: int) -> None:
     body = circle(0.5, 0.55, 0.41)
     c.fill(body, (252, 188, 116), shade=0.5)
-    c.fill(body & ellipse(0.36, 0.6, 0.3, 0.36), (236, 104, 92), alpha=0.7)
+    for k in range(5):  # a soft pink-red blush
+        c.fill(body & ellipse(0.38, 0.6, 0.14 + 0.04 * k, 0.18 + 0.045 * k), (236, 96, 90), alpha=0.22)
     c.fill(body & ring(0.9, 0.5, 0.44, 0.41), (200, 96, 70), alpha=0.8)  # the crease
     c.fill(ellipse(0.58, 0.13, 0.1, 0.045, angle=-0.3), LEAF)
     _highlight(c, 0.33, 0.38, 0.07, 0.35)
@@ -150,7 +151,7 @@ def _screwdriver(c: Canvas, i: int) -> None:
         c.fill(bar(0.5, 0.04, 0.5, 0.12, 0.045, 0.024), STEEL)
     else:
         c.fill(poly([(0.47, 0.12), (0.53, 0.12), (0.5, 0.03)]), STEEL)
-    c.fill(capsule(0.5, 0.62, 0.5, 0.92, 0.085), handle, shade=0.4)
+    c.fill(capsule(0.5, 0.62, 0.5, 0.92, 0.1), handle, shade=0.4)
     c.fill(bar(0.5, 0.58, 0.5, 0.64, 0.06), (60, 60, 60))
     for x in (0.46, 0.54):
         c.fill(bar(x, 0.68, x, 0.9, 0.012), scale(handle, 0.65))
@@ -450,17 +451,17 @@ def _airplane(c: Canvas, i: int) -> None:
 
 #: category -> (drawing, size of each instance relative to a large object)
 _SPRITES: dict[str, tuple[Draw, tuple[float, ...]]] = {
-    "ball": (_ball, (0.9, 0.74, 0.64, 0.6, 0.52)), "clamp": (_clamp, (0.9, 0.62, 0.72)),
-    "hammer": (_hammer, (0.95, 0.95)), "screwdriver": (_screwdriver, (0.85, 0.85)), "padlock": (_padlock, (0.58, 0.58)),
-    "scissors": (_scissors, (0.8, 0.8)), "block": (_block, (0.56, 0.56, 0.56)), "drill": (_drill, (0.95, 0.95)),
-    "spatula": (_spatula, (0.9, 0.9)), "knife": (_knife, (0.95, 0.68)), "spoon": (_spoon, (0.75, 0.75)),
+    "ball": (_ball, (0.9, 0.76, 0.66, 0.62, 0.56)), "clamp": (_clamp, (0.9, 0.62, 0.72)),
+    "hammer": (_hammer, (0.95, 0.95)), "screwdriver": (_screwdriver, (0.85, 0.85)), "padlock": (_padlock, (0.64, 0.64)),
+    "scissors": (_scissors, (0.8, 0.8)), "block": (_block, (0.6, 0.6, 0.6)), "drill": (_drill, (0.95, 0.95)),
+    "spatula": (_spatula, (0.9, 0.9)), "knife": (_knife, (0.95, 0.8)), "spoon": (_spoon, (0.75, 0.75)),
     "plate": (_plate, (1.0, 1.0, 1.0)), "sponge": (_sponge, (0.66, 0.66)), "cleanser": (_cleanser, (0.9, 0.9)),
-    "plum": (_plum, (0.46,)), "pear": (_pear, (0.72, 0.72)), "peach": (_peach, (0.66,)), "apple": (_apple, (0.66, 0.66)),
-    "lemon": (_lemon, (0.6,)), "can": (_can, (0.72, 0.72, 0.72, 0.72)), "box": (_box, (0.95, 0.85, 0.75)),
-    "banana": (_banana, (0.85,)), "strawberry": (_strawberry, (0.46,)), "lego": (_lego, (0.6, 0.6, 0.6)),
+    "plum": (_plum, (0.54,)), "pear": (_pear, (0.72, 0.72)), "peach": (_peach, (0.66,)), "apple": (_apple, (0.66, 0.66)),
+    "lemon": (_lemon, (0.64,)), "can": (_can, (0.72, 0.72, 0.72, 0.72)), "box": (_box, (0.95, 0.85, 0.75)),
+    "banana": (_banana, (0.85,)), "strawberry": (_strawberry, (0.54,)), "lego": (_lego, (0.6, 0.6, 0.6)),
     "rubiks cube": (_rubiks, (0.6,)), "book": (_book, (0.9, 0.9, 0.9, 0.9)), "bowl": (_bowl, (0.8, 0.8, 0.8)),
     "cup": (_cup, (0.68, 0.68, 0.68, 0.68)), "mug": (_mug, (0.7, 0.7)), "orange": (_orange, (0.68,)),
-    "lid": (_lid, (0.9, 0.55)), "toy airplane": (_airplane, (0.95, 0.95)), "wrench": (_wrench, (0.62, 0.95)),
+    "lid": (_lid, (0.9, 0.55)), "toy airplane": (_airplane, (0.95, 0.95)), "wrench": (_wrench, (0.72, 0.95)),
 }
 assert set(_SPRITES) == set(CATEGORIES)
 assert all(len(v[1]) == len(CATEGORY_INFO[k].instances) for k, v in _SPRITES.items())
