@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> None:
         runs = [steps_per_second(env, args.steps, seed=r) for r in range(args.runs)]
         rows.append((name, runs))
         env.close()
+    # shared_memory=False: Gymnasium's shared memory cannot carry Text observations (see README)
     venv = gym.vector.AsyncVectorEnv([lambda: gym.make("LangRearrange-v0", split=args.split,
-                                                       image_size=args.image_size)] * 2)
+                                                       image_size=args.image_size)] * 2, shared_memory=False)
     vector_steps_per_second(venv, args.steps, seed=999)
     rows.append((f"AsyncVectorEnv x2, RGB {args.image_size}x{args.image_size}",
                  [vector_steps_per_second(venv, args.steps, seed=r) for r in range(args.runs)]))

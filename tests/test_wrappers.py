@@ -39,9 +39,20 @@ def test_sb3_vec_envs(smollm_tokenizer):
         venv = cls([fn, fn])
         obs = venv.reset()
         assert obs["instruction"].shape == (2, 32) and "text" not in obs
+        assert obs["instruction_mask"][:, :3].all()
         obs, rew, done, infos = venv.step(np.array([0, 1]))
         assert rew.shape == (2,)
         venv.close()
+
+
+def test_tokenized_env_works_with_shared_memory_async(smollm_tokenizer):
+    fn = lambda: TokenizeInstruction(gym.make("LangRearrange-v0", image_size=32), smollm_tokenizer, 32)
+    venv = gym.vector.AsyncVectorEnv([fn, fn])
+    obs, _ = venv.reset(seed=0)
+    texts = [e.instruction for e in venv.get_attr("episode")]
+    venv.close()
+    for row, mask, text in zip(obs["instruction"], obs["instruction_mask"], texts):
+        assert smollm_tokenizer.decode(row[: int(mask.sum())]).strip() == text[: len(text)].strip() or mask.all()
 
 
 def test_long_instructions_are_truncated(smollm_tokenizer):
