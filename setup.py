@@ -24,6 +24,7 @@ setup(
         "numpy>=1.24",
         "imageio>=2.30",
         "matplotlib>=3.7",
+        "pillow>=9.0",
         "tqdm>=4.60",
     ],
     extras_require={

@@ -142,6 +142,19 @@ class LangRearrangeEnv(gym.Env):
             raise ResetNeeded("call reset() before action_masks()")
         return self._mask.copy()
 
+    def warm_up(self) -> int:
+        """Draw now every camera background this env's episodes can need (one-time cost, a few seconds).
+
+        Backgrounds are otherwise drawn on first sight (~5 ms each); call this before timing
+        or when first-episode latency matters. Returns the number of views drawn.
+        """
+        if not self.render_rgb:
+            return 0
+        from gym_langrearrange.render import EgocentricRenderer
+        from gym_langrearrange.world.scene import get_scene
+
+        return sum(EgocentricRenderer(get_scene(i), self.image_size).warm_up() for i in self.source.scenes())
+
     def camera(self) -> np.ndarray:
         """The egocentric RGB image of the current state, at ``image_size`` (also when render=False)."""
         if self.state is None:

@@ -8,6 +8,7 @@ evaluates it after every state change, so the compiled form is plain closures.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -172,8 +173,12 @@ def _parse_node(data: Any, where: str, variables: frozenset[str]) -> Union[GoalE
     return GoalExpr(op, parsed, quantifier, tuple(inputs))
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_predicate(text: str, where: str = "predicate", variables: frozenset[str] = frozenset()) -> Predicate:
-    """Parse ``"on_top(X, black table)"``; ``variables`` are the names bound by enclosing quantifiers."""
+    """Parse ``"on_top(X, black table)"``; ``variables`` are the names bound by enclosing quantifiers.
+
+    Cached: the same few hundred predicate strings recur in every episode.
+    """
     m = _PRED_RE.match(text)
     if m is None:
         raise GoalError(f"{where}: {text!r} is not a predicate like on_top(X, black table)")

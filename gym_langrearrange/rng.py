@@ -26,7 +26,8 @@ class DetRng:
 
     def below(self, n: int) -> int:
         """An integer in [0, n)."""
-        return min(int(self._random() * n), n - 1)
+        x = int(self._random() * n)
+        return x if x < n else n - 1  # random() * n can round up to n
 
     def integer(self, low: int, high: int) -> int:
         """An integer in [low, high] (both ends included)."""

@@ -29,8 +29,8 @@ def _fingerprint() -> str:
 
     root = Path(gym_langrearrange.__file__).parent
     digest = hashlib.sha1()
-    for rel in ("catalog.py", "skills.py", "planner.py", "world/scene.py", "datasets/generator.py",
-                "datasets/phrasings.py"):
+    for rel in ("catalog.py", "rng.py", "skills.py", "planner.py", "world/scene.py", "datasets/generator.py",
+                "datasets/episode.py", "datasets/phrasings.py"):
         digest.update((root / rel).read_bytes())
     return digest.hexdigest()[:12]
 
@@ -49,7 +49,7 @@ def load_index(dataset: str) -> np.ndarray | None:
     path = cache_path(dataset)
     if not path.exists():
         return None
-    table = np.load(path, mmap_mode="r")
+    table = np.load(path)  # 5 MB for train: read it whole, row access must be cheap
     if table.shape != (DATASET_SIZES[dataset], ROW):
         return None  # built by another generator layout: ignore, it will be rebuilt
     return table

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gym_langrearrange.catalog import CATEGORIES, CATEGORY_INFO, OPENABLE, RECEPTACLES
 from gym_langrearrange.goals import GoalError, GoalExpr, parse_predicate
@@ -27,8 +27,9 @@ class EpisodeError(ValueError):
     """A malformed or unsolvable episode; the message names the episode and the field."""
 
 
-@dataclass(frozen=True)
-class ObjectSpec:
+class ObjectSpec(NamedTuple):
+    """One object of an episode (a NamedTuple: episodes hold dozens and are built on every reset)."""
+
     category: str
     instance: int
     receptacle: str

@@ -9,7 +9,8 @@ import numpy as np
 from gym_langrearrange.datasets.build import solve_episode
 from gym_langrearrange.datasets.cache import load_index
 from gym_langrearrange.datasets.episode import EpisodeSpec, load_episodes
-from gym_langrearrange.datasets.generator import DATASET_SIZES, check_dataset, generate_episode
+from gym_langrearrange.datasets.generator import DATASET_SIZES, RECIPES, check_dataset, generate_episode
+from gym_langrearrange.world.scene import scene_ids
 
 
 class EpisodeSource:
@@ -36,6 +37,12 @@ class EpisodeSource:
         return cls(specs[0].split if len({s.split for s in specs}) == 1 else "custom", len(specs),
                    [solve_episode(s) for s in specs])
 
+    def scenes(self) -> list[int]:
+        """The scene indices this source's episodes can use."""
+        if self._fixed is not None:
+            return sorted({spec.scene for spec, _ in self._fixed})
+        return list(scene_ids(RECIPES[self.name].scenes))
+
     def __len__(self) -> int:
         return self._size
 
@@ -46,8 +53,8 @@ class EpisodeSource:
         if hit is None:
             solved = None
             if self._solved is not None:
-                row = self._solved[index]
-                solved = (int(row[0]), [int(a) for a in row[2:2 + row[1]]])
+                row = self._solved[index].tolist()
+                solved = (row[0], row[2:2 + row[1]])
             hit = self._cache[index] = generate_episode(self.name, index, solved)
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)

@@ -16,8 +16,8 @@ from typing import Callable
 import numpy as np
 
 from gym_langrearrange.catalog import CATEGORIES, CATEGORY_INDEX, CATEGORY_INFO
-from gym_langrearrange.render.raster import (Canvas, Colour, bar, capsule, circle, ellipse, mix, poly, rect, regular,
-                                             ring, scale, wedge)
+from gym_langrearrange.render.raster import (Canvas, Colour, bar, capsule, circle, ellipse, poly, rect, regular, ring,
+                                             scale)
 
 WHITE: Colour = (244, 244, 240)
 BLACK: Colour = (34, 34, 38)
@@ -356,11 +356,12 @@ def _rubiks(c: Canvas, i: int) -> None:
     for r in range(3):
         for k in range(3):
             col = _RUBIK[(r * 3 + k * 2) % 6]
-            c.fill(rect(x0 + k * g + 0.012, y0 + r * g + 0.012, x0 + (k + 1) * g - 0.012, y0 + (r + 1) * g - 0.012), col)
+            e = 0.012  # black gap between stickers
+            c.fill(rect(x0 + k * g + e, y0 + r * g + e, x0 + (k + 1) * g - e, y0 + (r + 1) * g - e), col)
             # top face: rows go back, columns go right
             tx, ty = x0 + k * g + dx * (r / 3), y0 - dy * (r / 3)
-            c.fill(poly([(tx + 0.02, ty - 0.01), (tx + g - 0.01, ty - 0.01), (tx + g + dx / 3 - 0.02, ty - dy / 3 + 0.012),
-                         (tx + dx / 3 + 0.01, ty - dy / 3 + 0.012)]), _RUBIK[(r + k * 2 + 1) % 6])
+            c.fill(poly([(tx + 0.02, ty - 0.01), (tx + g - 0.01, ty - 0.01), (tx + g + dx / 3 - 0.02, ty - dy / 3 + e),
+                         (tx + dx / 3 + 0.01, ty - dy / 3 + e)]), _RUBIK[(r + k * 2 + 1) % 6])
             sx, sy = x0 + s + dx * (k / 3), y0 + r * g - dy * (k / 3)
             c.fill(poly([(sx + 0.01, sy + 0.015), (sx + dx / 3 - 0.01, sy - dy / 3 + 0.02),
                          (sx + dx / 3 - 0.01, sy - dy / 3 + g - 0.01), (sx + 0.01, sy + g - 0.015)]),
@@ -456,7 +457,8 @@ _SPRITES: dict[str, tuple[Draw, tuple[float, ...]]] = {
     "scissors": (_scissors, (0.8, 0.8)), "block": (_block, (0.6, 0.6, 0.6)), "drill": (_drill, (0.95, 0.95)),
     "spatula": (_spatula, (0.9, 0.9)), "knife": (_knife, (0.95, 0.8)), "spoon": (_spoon, (0.75, 0.75)),
     "plate": (_plate, (1.0, 1.0, 1.0)), "sponge": (_sponge, (0.66, 0.66)), "cleanser": (_cleanser, (0.9, 0.9)),
-    "plum": (_plum, (0.54,)), "pear": (_pear, (0.72, 0.72)), "peach": (_peach, (0.66,)), "apple": (_apple, (0.66, 0.66)),
+    "plum": (_plum, (0.54,)), "pear": (_pear, (0.72, 0.72)), "peach": (_peach, (0.66,)),
+    "apple": (_apple, (0.66, 0.66)),
     "lemon": (_lemon, (0.64,)), "can": (_can, (0.72, 0.72, 0.72, 0.72)), "box": (_box, (0.95, 0.85, 0.75)),
     "banana": (_banana, (0.85,)), "strawberry": (_strawberry, (0.54,)), "lego": (_lego, (0.6, 0.6, 0.6)),
     "rubiks cube": (_rubiks, (0.6,)), "book": (_book, (0.9, 0.9, 0.9, 0.9)), "bowl": (_bowl, (0.8, 0.8, 0.8)),

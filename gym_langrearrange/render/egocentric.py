@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Hashable
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from gym_langrearrange.catalog import DRAWERS, FRIDGE, RECEPTACLE_INDEX, RECEPTACLES
 from gym_langrearrange.render.appearance import relative_size, sprite_rgba
@@ -26,12 +26,15 @@ from gym_langrearrange.world.scene import Scene
 from gym_langrearrange.world.state import OPENABLE_IDS, WorldState
 
 _FRIDGE_ID = RECEPTACLE_INDEX[FRIDGE]
-_HELD_SIZE = 0.22  # box of a large held object, in image heights
-_CUP = (0.5, 0.77)  # where the suction cup touches the held object, in image units
-#: (scene key, image size, view key) -> _View; shared so per-episode renderers reuse backgrounds
+_HELD_SIZE = 0.3  # box of a large held object, in image heights
+_CUP = (0.5, 0.74)  # where the suction cup touches the held object, in image units
+#: backgrounds shared by all renderers: (scene key, image size, view key) -> _View, least recently used first
 _VIEW_CACHE: "OrderedDict[Hashable, _View]" = OrderedDict()
-#: how many backgrounds to keep across all renderers (256x256: 196 KB each; 1500 ~ 300 MB)
-VIEW_CACHE_SIZE = 1500
+_view_cache_bytes = 0
+#: memory bound of that cache. A view is image_size**2 * 3 bytes (192 KiB at 256 px); a scene has
+#: about 24 views (15 receptacles, 5 opened containers, 4 walls at the start), so the default keeps
+#: the 63 training scenes at 256 px (about 300 MB) and every scene at 128 px. Set it lower to save memory.
+VIEW_CACHE_BYTES = 320 * 2**20
 
 
 def check_image_size(image_size: object) -> int:
@@ -41,9 +44,26 @@ def check_image_size(image_size: object) -> int:
     return int(image_size)
 
 
+#: one RGB pixel as a single 3-byte item: masked copies then move 1 item per pixel, not 3
+PIXEL = np.dtype((np.void, 3))
+
+
+def as_pixels(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8, C-contiguous -> (H, W) array of 3-byte pixels sharing its memory."""
+    return rgb.view(PIXEL)[..., 0]
+
+
+def as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`as_pixels`."""
+    return pixels.view(np.uint8).reshape(pixels.shape + (3,))
+
+
+Placed = tuple[slice, slice, np.ndarray, np.ndarray]  # rows, cols of the frame, pixels, mask
+
+
 @lru_cache(maxsize=8192)
 def cut_sprite(category: int, instance: int, box: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """A sprite ready to paste: RGB, boolean mask (h, w, 1), and its offset inside the ``box`` square.
+    """A sprite ready to paste: (h, w) pixels, (h, w) boolean mask, and its offset inside the ``box`` square.
 
     Alpha is thresholded (pasting must be a plain masked copy), so the rim gets an outline
     instead: darker for light objects, lighter for dark ones, which keeps a black mug visible
@@ -53,75 +73,93 @@ def cut_sprite(category: int, instance: int, box: int) -> tuple[np.ndarray, np.n
     mask = rgba[..., 3] >= 128
     ys, xs = np.nonzero(mask)
     if len(ys) == 0:
-        return np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0, 1), bool), 0, 0
+        return np.zeros((0, 0), PIXEL), np.zeros((0, 0), bool), 0, 0
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    rgb = rgba[y0:y1, x0:x1, :3].copy()
-    mask = mask[y0:y1, x0:x1]
+    rgb = np.ascontiguousarray(rgba[y0:y1, x0:x1, :3])
+    mask = np.ascontiguousarray(mask[y0:y1, x0:x1])
     if box >= 14:
         padded = np.pad(mask, 1)
         inner = mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
         rim = mask & ~inner
         px = rgb[rim].astype(np.float32)
         dark = (px @ np.array([0.3, 0.59, 0.11], np.float32)) < 70
-        px = np.where(dark[:, None], px * 0.4 + 150, px * 0.45)
-        rgb[rim] = px.astype(np.uint8)
-    rgb.setflags(write=False)
-    mask = mask[..., None]
+        rgb[rim] = np.where(dark[:, None], px * 0.4 + 150, px * 0.45).astype(np.uint8)
+    pixels = as_pixels(rgb)
+    pixels.setflags(write=False)
     mask.setflags(write=False)
-    return rgb, mask, int(x0), int(y0)
+    return pixels, mask, int(x0), int(y0)
 
 
-def _paste(frame: np.ndarray, category: int, instance: int, box: int, left: int, top: int) -> None:
-    """Paste a sprite whose ``box`` square has its top-left corner at (left, top); clips at the border."""
-    rgb, mask, ox, oy = cut_sprite(category, instance, box)
-    h, w = mask.shape[:2]
+def sprite_box(px: float) -> int:
+    """Round a sprite box size to a ladder (exact to 24 px, then even, then multiples of 4 from 64 px),
+    so a training run draws few distinct sprite sizes."""
+    if px < 24.5:
+        return max(1, round(px))
+    step = 2 if px < 64 else 4
+    return int(round(px / step) * step)
+
+
+def place_sprite(category: int, instance: int, box: int, left: int, top: int, size: int) -> Placed | None:
+    """Where a sprite whose ``box`` square has its top-left at (left, top) lands, clipped to the frame."""
+    pixels, mask, ox, oy = cut_sprite(category, instance, box)
+    h, w = mask.shape
     x0, y0 = left + ox, top + oy
-    size_y, size_x = frame.shape[:2]
-    if x0 >= 0 and y0 >= 0 and x0 + w <= size_x and y0 + h <= size_y:
-        np.copyto(frame[y0:y0 + h, x0:x0 + w], rgb, where=mask)
-        return
-    cx0, cy0 = max(x0, 0), max(y0, 0)
-    cx1, cy1 = min(x0 + w, size_x), min(y0 + h, size_y)
-    if cx0 < cx1 and cy0 < cy1:
-        sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
-        np.copyto(frame[cy0:cy1, cx0:cx1], rgb[sl], where=mask[sl])
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + w, size), min(y0 + h, size)
+    if cx0 >= cx1 or cy0 >= cy1:
+        return None
+    src = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+    return slice(cy0, cy1), slice(cx0, cx1), pixels[src], mask[src]
 
 
 class _View:
-    """A viewpoint's static background plus the object slots for each object count."""
+    """A viewpoint's static background (as pixels) plus where each object goes, cached as it is asked for."""
 
-    __slots__ = ("background", "spec", "camera", "size", "_layouts")
+    __slots__ = ("background", "spec", "camera", "size", "_layouts", "_placed")
 
     def __init__(self, background: np.ndarray, spec: ViewSpec | None, camera: Camera, size: int) -> None:
-        background.setflags(write=False)
-        self.background, self.spec, self.camera, self.size = background, spec, camera, size
-        self._layouts: dict[int, list[tuple[int, float, float, float]]] = {}
+        self.background = as_pixels(np.ascontiguousarray(background))
+        self.background.setflags(write=False)
+        self.spec, self.camera, self.size = spec, camera, size
+        self._layouts: dict[int, list[tuple[float, float, float]]] = {}
+        self._placed: dict[tuple[int, int, int, int], Placed | None] = {}
 
-    def layout(self, n: int) -> list[tuple[int, float, float, float]]:
-        """Slots for n objects as (object position in the list, x px, bottom y px, box px), far first."""
-        out = self._layouts.get(n)
-        if out is None:
-            out = self._layouts[n] = _layout(self.spec, self.camera, self.size, n) if self.spec else []
+    def placed(self, n: int, j: int, cat: int, inst: int) -> Placed | None:
+        """Object ``j`` of ``n`` visible ones, of the given kind: its paste slices and sprite."""
+        key = (n, j, cat, inst)
+        try:
+            return self._placed[key]
+        except KeyError:
+            pass
+        slots = self._layouts.get(n)
+        if slots is None:
+            slots = self._layouts[n] = _layout(self.spec, self.camera, self.size, n) if self.spec else []
+        if j >= len(slots):
+            out = None
+        else:
+            x, y, px = slots[j]
+            box = sprite_box(px * relative_size(cat, inst))
+            out = place_sprite(cat, inst, box, round(x - box / 2), round(y - box * 0.97), self.size)
+        self._placed[key] = out
         return out
 
 
-def _layout(spec: ViewSpec, cam: Camera, size: int, n: int) -> list[tuple[int, float, float, float]]:
-    """Spread n objects over as few rows as hold them; crowded receptacles shrink and overlap them."""
+def _layout(spec: ViewSpec, cam: Camera, size: int, n: int) -> list[tuple[float, float, float]]:
+    """(x px, bottom y px, box px) of n objects, in object order, which is also far-to-near order.
+
+    Objects spread over as few rows as hold them; a crowded receptacle shrinks and overlaps them.
+    """
     if n == 0:
         return []
     cap = max(1, int(2 * spec.rows[0].half / (spec.obj * 0.9)) + 1)
     k = next((k for k in range(1, spec.max_rows + 1) if k * cap >= n), spec.max_rows)
     shrink = max(0.55, math.sqrt(k * cap / n)) if n > k * cap else 1.0
-    rows = spec.row_set(k)
     counts = [n // k + (1 if j >= k - n % k else 0) for j in range(k)]  # extra objects go to the front
-    slots, index = [], 0
-    for row, m in zip(rows, counts):
+    slots = []
+    for row, m in zip(spec.row_set(k), counts):
         spacing = min(2 * row.half / max(m - 1, 1), spec.obj * 1.25 * shrink)
         for i in range(m):
-            a = cam.a + row.a + (i - (m - 1) / 2) * spacing
-            x, y, z = cam.project(a, row.d, row.h)
-            slots.append((index, x * size, y * size, spec.obj * shrink * cam.focal / z * size))
-            index += 1
+            x, y, z = cam.project(cam.a + row.a + (i - (m - 1) / 2) * spacing, row.d, row.h)
+            slots.append((x * size, y * size, spec.obj * shrink * cam.focal / z * size))
     return slots
 
 
@@ -131,7 +169,8 @@ class EgocentricRenderer:
     ``render`` returns a new (image_size, image_size, 3) uint8 array the caller owns. The
     picture depends only on the signature (robot_at, that receptacle's open state, the
     (category, instance) of the objects visible there, the held object's), plus, before the
-    first navigation, the wall the robot faces and whether the fridge is open.
+    first navigation, the wall the robot faces and whether the fridge is open. The last
+    ``frame_cache`` pictures are kept, so revisiting a view costs one array copy.
     """
 
     def __init__(self, scene: Scene, image_size: int = 256, frame_cache: int = 32) -> None:
@@ -140,7 +179,22 @@ class EgocentricRenderer:
         self.frame_cache = frame_cache
         self._frames: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
         self._scene_key = (scene.index, scene.width, scene.depth, scene.wall_colour, scene.floor_colour)
-        self._arm: tuple[np.ndarray, np.ndarray] | None = None
+        self._held: dict[tuple[int, int], Placed | None] = {}
+        self._fridge_wall = scene.placements[FRIDGE].wall if FRIDGE in scene.placements else -1
+
+    def warm_up(self) -> int:
+        """Draw every background of this scene now (about 25, a few ms each) instead of on first sight.
+
+        Useful before timing, or once per scene before training; returns how many views were drawn.
+        """
+        keys = [(RECEPTACLE_INDEX[name], False) for name in self.scene.receptacles]
+        keys += [(RECEPTACLE_INDEX[name], True) for name in self.scene.receptacles
+                 if RECEPTACLE_INDEX[name] in OPENABLE_IDS]
+        keys += [(-1, wall, False) for wall in range(4)] + [(-1, self._fridge_wall, True)]
+        before = len(_VIEW_CACHE)
+        for key in keys:
+            self._view(key)
+        return len(_VIEW_CACHE) - before
 
     def render(self, state: WorldState) -> np.ndarray:
         r = state.robot_at
@@ -155,50 +209,55 @@ class EgocentricRenderer:
                 items = ()
             key = (r, is_open, items, hk)
         else:
-            key = (-1, _facing_wall(state.pose[2]), bool(state.opened[_FRIDGE_ID]), (), hk)
+            wall = _facing_wall(state.pose[2])
+            key = (-1, wall, wall == self._fridge_wall and bool(state.opened[_FRIDGE_ID]), (), hk)
         frame = self._frames.get(key)
-        if frame is None:
-            frame = self._compose(key)
-            self._frames[key] = frame
-            if len(self._frames) > self.frame_cache:
-                self._frames.popitem(last=False)
-        else:
+        if frame is not None:
             self._frames.move_to_end(key)
+            return frame.copy()
+        frame = self._compose(key)
+        if self.frame_cache <= 0:
+            return frame
+        self._frames[key] = frame
+        if len(self._frames) > self.frame_cache:
+            self._frames.popitem(last=False)
         return frame.copy()
 
-    # --- composition ------------------------------------------------------------------------
-
     def _compose(self, key: tuple) -> np.ndarray:
+        items, held = key[-2], key[-1]
         view = self._view(key[:-2])
-        frame = view.background.copy()
-        items = key[-2]
-        for index, x, y, px in view.layout(len(items)):
-            cat, inst = items[index]
-            box = max(1, round(px * relative_size(cat, inst)))
-            _paste(frame, cat, inst, box, round(x - box / 2), round(y - box * 0.97))
-        if key[-1] is not None:
-            self._paste_held(frame, *key[-1])
-        return frame
+        out = view.background.copy()
+        n = len(items)
+        for j, (cat, inst) in enumerate(items):
+            p = view.placed(n, j, cat, inst)
+            if p is not None:
+                np.copyto(out[p[0], p[1]], p[2], where=p[3])
+        if held is not None:
+            p = arm_overlay(self.image_size)
+            np.copyto(out[p[0], p[1]], p[2], where=p[3])
+            p = self._held.get(held)
+            if p is None and held not in self._held:
+                p = self._held[held] = self._place_held(*held)
+            if p is not None:
+                np.copyto(out[p[0], p[1]], p[2], where=p[3])
+        return as_rgb(out)
 
-    def _paste_held(self, frame: np.ndarray, cat: int, inst: int) -> None:
-        """The arm reaches in from the lower right; the object hangs under its suction cup."""
+    def _place_held(self, cat: int, inst: int) -> Placed | None:
+        """The held object hangs under the suction cup at the end of the arm."""
         size = self.image_size
-        if self._arm is None:
-            self._arm = _arm_overlay(size)
-        rgb, mask = self._arm
-        np.copyto(frame, rgb, where=mask)
-        box = max(1, round(_HELD_SIZE * size * relative_size(cat, inst)))
+        box = sprite_box(_HELD_SIZE * size * relative_size(cat, inst))
         oy = cut_sprite(cat, inst, box)[3]
-        _paste(frame, cat, inst, box, round(_CUP[0] * size - box / 2), round(_CUP[1] * size) - oy)
+        return place_sprite(cat, inst, box, round(_CUP[0] * size - box / 2), round((_CUP[1] - 0.01) * size) - oy, size)
 
     def _view(self, view_key: tuple) -> "_View":
+        global _view_cache_bytes
         key = (self._scene_key, self.image_size, view_key)
         view = _VIEW_CACHE.get(key)
         if view is None:
-            view = self._draw_view(view_key)
-            _VIEW_CACHE[key] = view
-            while len(_VIEW_CACHE) > VIEW_CACHE_SIZE:
-                _VIEW_CACHE.popitem(last=False)
+            view = _VIEW_CACHE[key] = self._draw_view(view_key)
+            _view_cache_bytes += view.background.nbytes
+            while _view_cache_bytes > VIEW_CACHE_BYTES and len(_VIEW_CACHE) > 1:
+                _view_cache_bytes -= _VIEW_CACHE.popitem(last=False)[1].background.nbytes
         else:
             _VIEW_CACHE.move_to_end(key)
         return view
@@ -207,22 +266,23 @@ class EgocentricRenderer:
         scene, size = self.scene, self.image_size
         if view_key[0] == -1:  # episode start: a wide view of the wall the robot faces
             _, wall, fridge_open = view_key
-            lo_hi = {0: scene.width, 1: scene.depth, 2: scene.width, 3: scene.depth}[wall] / 2
+            half_room = {0: scene.width, 1: scene.depth, 2: scene.width, 3: scene.depth}[wall] / 2
             centre = along(scene, wall, scene.width / 2, scene.depth / 2)
-            cam = Camera(lo_hi + 1.0, START_CAMERA_HEIGHT, 0.18, 0.55, a=centre)
-            painter = Painter(size, cam)
-            draw_room(painter, scene, wall, wall_items(scene, wall, FRIDGE if fridge_open else None))
-            return _View(painter.pixels(), None, cam, size)
-        r, is_open = view_key
-        name = RECEPTACLES[r]
-        if name not in scene.placements:
-            raise ValueError(f"robot_at={r} ({name}) is not a receptacle of scene {scene.index}")
-        pl = scene.placements[name]
-        spec = VIEWS["drawer" if name in DRAWERS else name]
-        cam = Camera(spec.camera.dist, spec.camera.height, spec.camera.pitch, spec.camera.focal,
-                     a=along(scene, pl.wall, pl.x, pl.y))
+            cam = Camera(half_room + 1.0, START_CAMERA_HEIGHT, 0.18, 0.55, a=centre)
+            items, spec = wall_items(scene, wall, FRIDGE if fridge_open else None), None
+            wall_of = wall
+        else:
+            r, is_open = view_key
+            name = RECEPTACLES[r]
+            if name not in scene.placements:
+                raise ValueError(f"robot_at={r} ({name}) is not a receptacle of scene {scene.index}")
+            pl = scene.placements[name]
+            spec = VIEWS["drawer" if name in DRAWERS else name]
+            c = spec.camera
+            cam = Camera(c.dist, c.height, c.pitch, c.focal, a=along(scene, pl.wall, pl.x, pl.y))
+            items, wall_of = wall_items(scene, pl.wall, name if is_open else None), pl.wall
         painter = Painter(size, cam)
-        draw_room(painter, scene, pl.wall, wall_items(scene, pl.wall, name if is_open else None))
+        draw_room(painter, scene, wall_of, items)
         return _View(painter.pixels(), spec, cam, size)
 
 
@@ -234,24 +294,32 @@ def _facing_wall(heading: float) -> int:
     return 1 if s > 0 else 3
 
 
-def _arm_overlay(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A grey two-link arm with a black suction cup, as RGB plus mask at full image size."""
-    ss = 3 if size < 160 else 2
-    n = size * ss
-    im = Image.new("RGBA", (n, n), (0, 0, 0, 0))
-    d = ImageDraw.Draw(im)
+@lru_cache(maxsize=16)
+def arm_overlay(size: int) -> Placed:
+    """The robot's forearm reaching in from the lower right, ending in a suction cup at ``_CUP``.
+
+    Drawn once per image size and pasted like a sprite (cropped to where it is opaque).
+    """
+    painter = Painter(size, Camera(1.0, 1.0, 0.0, 1.0))
+    painter.fill_all((255, 0, 255))  # a key colour no arm part uses
+    d, n = painter.draw, painter.n
+    cx, cy = _CUP
 
     def pts(*xy: float) -> list[tuple[float, float]]:
         return [(xy[i] * n, xy[i + 1] * n) for i in range(0, len(xy), 2)]
 
-    cx, cy = _CUP
-    d.polygon(pts(1.05, 0.86, 1.05, 1.05, 0.9, 1.05, 0.82, 0.93), fill=(92, 96, 104, 255))  # upper arm
-    d.polygon(pts(1.05, 0.86, 0.82, 0.93, cx + 0.06, cy - 0.03, cx + 0.09, cy - 0.11), fill=(196, 200, 206, 255))
-    d.polygon(pts(0.82, 0.93, 0.9, 1.05, cx + 0.1, cy + 0.02, cx + 0.06, cy - 0.03), fill=(150, 156, 164, 255))
-    d.ellipse([v * n for v in (cx - 0.02, cy - 0.15, cx + 0.11, cy - 0.02)], fill=(70, 74, 80, 255))  # wrist
-    d.polygon(pts(cx - 0.005, cy - 0.07, cx + 0.045, cy - 0.07, cx + 0.05, cy - 0.035, cx - 0.01, cy - 0.035),
-              fill=(120, 124, 130, 255))
-    d.polygon(pts(cx - 0.01, cy - 0.04, cx + 0.05, cy - 0.04, cx + 0.06, cy + 0.005, cx - 0.03, cy + 0.005),
-              fill=(36, 36, 40, 255))  # suction cup
-    arr = np.asarray(im.reduce(ss))
-    return arr[..., :3].copy(), (arr[..., 3:] >= 128).copy()
+    d.polygon(pts(cx + 0.01, cy - 0.13, 1.06, cy + 0.02, 1.06, cy + 0.26, cx + 0.02, cy - 0.04), fill=(168, 172, 180))
+    d.polygon(pts(cx + 0.01, cy - 0.13, 1.06, cy + 0.02, 1.06, cy + 0.12, cx + 0.03, cy - 0.08), fill=(214, 218, 224))
+    d.rounded_rectangle([v * n for v in (cx - 0.05, cy - 0.15, cx + 0.05, cy - 0.04)], radius=0.02 * n,
+                        fill=(78, 82, 90))
+    d.polygon(pts(cx - 0.03, cy - 0.045, cx + 0.03, cy - 0.045, cx + 0.045, cy + 0.004, cx - 0.045, cy + 0.004),
+              fill=(30, 30, 34))
+    rgb = np.asarray(painter.image.resize((size, size), Image.NEAREST), dtype=np.uint8)
+    mask = np.any(rgb != (255, 0, 255), axis=2)
+    ys, xs = np.nonzero(mask)
+    rows, cols = slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1)
+    pixels = as_pixels(np.ascontiguousarray(rgb[rows, cols]))
+    mask = np.ascontiguousarray(mask[rows, cols])
+    pixels.setflags(write=False)
+    mask.setflags(write=False)
+    return rows, cols, pixels, mask

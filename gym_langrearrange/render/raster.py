@@ -15,7 +15,6 @@ import numpy as np
 
 Test = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Colour = tuple[int, int, int]
-_BIG = (-10.0, -10.0, 10.0, 10.0)
 
 
 class Shape:
@@ -100,14 +99,6 @@ def bar(x0: float, y0: float, x1: float, y1: float, half: float, half_end: float
 def ring(cx: float, cy: float, r_out: float, r_in: float, squash: float = 1.0) -> Shape:
     """An annulus (squash < 1 flattens it vertically)."""
     return ellipse(cx, cy, r_out, r_out * squash) - ellipse(cx, cy, r_in, r_in * squash)
-
-
-def wedge(cx: float, cy: float, a0: float, a1: float) -> Shape:
-    """Directions from (cx, cy) with screen angle in [a0, a1] (radians, 0 = right, pi/2 = down)."""
-    def test(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        a = np.mod(np.arctan2(y - cy, x - cx) - a0, 2 * math.pi)
-        return a <= (a1 - a0) % (2 * math.pi)
-    return Shape(test, _BIG)
 
 
 def regular(cx: float, cy: float, r: float, n: int, phase: float = -math.pi / 2) -> Shape:

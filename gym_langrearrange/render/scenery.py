@@ -35,9 +35,13 @@ class Camera:
     focal: float
     a: float = 0.0  # position along the wall
 
+    def __post_init__(self) -> None:  # the trigonometry every projection needs, computed once
+        object.__setattr__(self, "_cp", math.cos(self.pitch))
+        object.__setattr__(self, "_sp", math.sin(self.pitch))
+
     def to_camera(self, a: float, d: float, h: float) -> tuple[float, float, float]:
         """Camera-space (right, up, forward) coordinates of a wall-frame point."""
-        cp, sp = math.cos(self.pitch), math.sin(self.pitch)
+        cp, sp = self._cp, self._sp  # type: ignore[attr-defined]
         dd, dh = d - self.dist, h - self.height
         return a - self.a, -dd * sp + dh * cp, -dd * cp - dh * sp
 
@@ -88,19 +92,19 @@ def _surface(half: float, d0: float, d1: float, h: float, rows: int = 2) -> tupl
 
 _P = 0.72  # usual camera pitch (41 degrees down)
 VIEWS: dict[str, ViewSpec] = {
-    "sofa": ViewSpec(Camera(2.3, 1.75, 0.66, 0.95), _surface(0.7, 0.46, 0.78, 0.52), 0.34),
-    "chair": ViewSpec(Camera(1.45, 1.5, 0.8, 1.2), _surface(0.18, 0.24, 0.48, 0.47), 0.24),
-    "black table": ViewSpec(Camera(1.6, 1.7, 0.78, 1.05), _surface(0.58, 0.2, 0.6, 0.77), 0.3),
-    "brown table": ViewSpec(Camera(1.6, 1.7, 0.78, 1.05), _surface(0.58, 0.2, 0.6, 0.77), 0.3),
-    "coffee table": ViewSpec(Camera(1.45, 1.45, 0.85, 1.15), _surface(0.4, 0.16, 0.5, 0.44), 0.26),
-    "TV stand": ViewSpec(Camera(1.75, 1.6, 0.72, 0.95), _surface(0.66, 0.22, 0.4, 0.5), 0.28),
-    "shelf": ViewSpec(Camera(1.35, 1.8, _P, 1.1), _surface(0.4, 0.1, 0.32, 0.9), 0.24),
-    "left counter": ViewSpec(Camera(1.5, 1.85, 0.78, 1.05), _surface(0.5, 0.14, 0.5, 0.91), 0.27),
-    "right counter": ViewSpec(Camera(1.5, 1.85, 0.78, 1.05), _surface(0.5, 0.14, 0.5, 0.91), 0.27),
-    "sink": ViewSpec(Camera(1.4, 1.85, 0.8, 1.15), (Row(0.24, 0.26, 0.86), Row(0.24, 0.42, 0.86)), 0.24),
-    "fridge": ViewSpec(Camera(2.3, 1.2, 0.2, 1.2),
-                       (Row(0.28, 0.4, 0.84), Row(0.28, 0.45, 0.44), Row(0.28, 0.5, 0.08)), 0.28, prefer=(1, 0, 2)),
-    "drawer": ViewSpec(Camera(1.55, 1.6, 0.95, 1.25), _surface(0.15, 0.7, 0.9, 0.66), 0.17),
+    "sofa": ViewSpec(Camera(2.1, 1.85, 0.78, 1.0), _surface(0.66, 0.5, 0.8, 0.52), 0.34),
+    "chair": ViewSpec(Camera(1.35, 1.55, 0.9, 1.2), _surface(0.17, 0.26, 0.5, 0.47), 0.26),
+    "black table": ViewSpec(Camera(1.4, 1.9, 0.9, 1.05), _surface(0.5, 0.28, 0.62, 0.77), 0.3),
+    "brown table": ViewSpec(Camera(1.4, 1.9, 0.9, 1.05), _surface(0.5, 0.28, 0.62, 0.77), 0.3),
+    "coffee table": ViewSpec(Camera(1.3, 1.6, 0.98, 1.1), _surface(0.36, 0.2, 0.52, 0.44), 0.27),
+    "TV stand": ViewSpec(Camera(1.6, 1.7, 0.8, 0.95), _surface(0.6, 0.26, 0.42, 0.5), 0.28),
+    "shelf": ViewSpec(Camera(1.3, 1.95, 0.85, 1.15), _surface(0.36, 0.14, 0.34, 0.9), 0.25),
+    "left counter": ViewSpec(Camera(1.35, 1.95, 0.88, 1.05), _surface(0.46, 0.2, 0.54, 0.91), 0.28),
+    "right counter": ViewSpec(Camera(1.35, 1.95, 0.88, 1.05), _surface(0.46, 0.2, 0.54, 0.91), 0.28),
+    "sink": ViewSpec(Camera(1.3, 1.95, 0.9, 1.15), (Row(0.24, 0.26, 0.86), Row(0.24, 0.42, 0.86)), 0.25),
+    "fridge": ViewSpec(Camera(2.3, 1.3, 0.36, 1.2),
+                       (Row(0.27, 0.4, 0.84), Row(0.27, 0.45, 0.44), Row(0.27, 0.5, 0.08)), 0.33, prefer=(1, 0, 2)),
+    "drawer": ViewSpec(Camera(1.5, 1.6, 1.0, 1.3), _surface(0.15, 0.72, 0.9, 0.66), 0.19),
 }
 START_CAMERA_HEIGHT = 1.3
 
@@ -121,19 +125,20 @@ class Painter:
     def poly(self, points: Sequence[tuple[float, float, float]], colour: Colour) -> None:
         """Fill a planar wall-frame polygon, clipped at a near plane in front of the camera."""
         cam = [self.camera.to_camera(*pt) for pt in points]
-        near = 0.05
-        clipped = []
-        for i, cur in enumerate(cam):
-            prev = cam[i - 1]
-            if (cur[2] >= near) != (prev[2] >= near):  # the edge crosses the near plane
-                t = (near - prev[2]) / (cur[2] - prev[2])
-                clipped.append(tuple(p + (c - p) * t for p, c in zip(prev, cur)))
-            if cur[2] >= near:
-                clipped.append(cur)
-        if len(clipped) < 3:
-            return
-        f, n = self.camera.focal, self.n
-        self.draw.polygon([((0.5 + f * x / z) * n, (0.5 - f * up / z) * n) for x, up, z in clipped], fill=colour)
+        near, f, n = 0.05, self.camera.focal, self.n
+        if min(c[2] for c in cam) < near:
+            clipped = []
+            for i, cur in enumerate(cam):
+                prev = cam[i - 1]
+                if (cur[2] >= near) != (prev[2] >= near):  # the edge crosses the near plane
+                    t = (near - prev[2]) / (cur[2] - prev[2])
+                    clipped.append(tuple(p + (c - p) * t for p, c in zip(prev, cur)))
+                if cur[2] >= near:
+                    clipped.append(cur)
+            if len(clipped) < 3:
+                return
+            cam = clipped
+        self.draw.polygon([((0.5 + f * x / z) * n, (0.5 - f * up / z) * n) for x, up, z in cam], fill=colour)
 
     def quad_front(self, a0: float, a1: float, d: float, h0: float, h1: float, colour: Colour) -> None:
         """An upright rectangle facing the camera (doors, drawer fronts, screens)."""
@@ -363,6 +368,11 @@ def draw_item(p: Painter, scene: Scene, item: WallItem) -> None:
     models[n]()
 
 
+def view_reach(cam: Camera) -> float:
+    """How far along the wall, either side of the camera, anything can still be in view (generous)."""
+    return 0.6 / cam.focal * (cam.dist + cam.height) + 0.5
+
+
 def draw_room(p: Painter, scene: Scene, wall: int, items: Sequence[WallItem]) -> None:
     """Wall, floor with boards, side walls at the corners in view, then the receptacles."""
     cam = p.camera
@@ -371,13 +381,15 @@ def draw_room(p: Painter, scene: Scene, wall: int, items: Sequence[WallItem]) ->
     lo, hi = wall_extent(scene, wall)
     far = cam.dist + 3.0  # past the camera: the near-plane clip trims it
     p.poly([(lo - 20, 0.0, 0.0), (hi + 20, 0.0, 0.0), (hi + 20, far, 0.0), (lo - 20, far, 0.0)], floor_c)
-    for k in range(int(lo) - 1, int(hi) + 2):  # floor boards run out from the wall
-        for j in range(4):
-            x = k + j * 0.25
-            p.poly([(x, 0.0, 0.0), (x + 0.008, 0.0, 0.0), (x + 0.008, far, 0.0), (x, far, 0.0)], scale(floor_c, 0.9))
+    board = scale(floor_c, 0.9)
+    reach = view_reach(cam)
+    for k in range(math.floor(max(lo, cam.a - reach) / 0.25), math.ceil(min(hi, cam.a + reach) / 0.25) + 1):
+        x = k * 0.25  # floor boards run out from the wall
+        p.poly([(x, 0.0, 0.0), (x + 0.008, 0.0, 0.0), (x + 0.008, far, 0.0), (x, far, 0.0)], board)
     p.poly([(lo, 0.0, 0.0), (hi, 0.0, 0.0), (hi, 0.0, 0.1), (lo, 0.0, 0.1)], scale(wall_c, 0.82))
     side = scale(wall_c, 0.86)
     for end in (lo, hi):
         p.poly([(end, 0.0, 0.0), (end, 0.0, WALL_HEIGHT), (end, far, WALL_HEIGHT), (end, far, 0.0)], side)
     for item in sorted(items, key=lambda it: -abs(it.a - cam.a)):
-        draw_item(p, scene, item)
+        if abs(item.a - cam.a) - item.width / 2 < reach:  # skip what is out of view
+            draw_item(p, scene, item)

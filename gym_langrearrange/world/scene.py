@@ -166,7 +166,7 @@ def get_scene(index: int) -> Scene:
         counter = placements["left counter" if i < 2 else "right counter"]
         side = -0.3 if i % 2 == 0 else 0.3
         nx, ny = _INWARD[counter.wall]
-        tx, ty = ny, -nx  # along the wall, to the robot's right
+        tx, ty = -ny, nx  # along the wall, to the robot's right when it faces the wall
         sx, sy, heading = counter.stand
         placements[drawer] = Placement(drawer, counter.wall, round(counter.x + tx * side, 3),
                                        round(counter.y + ty * side, 3), 0.5,
