@@ -18,6 +18,7 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RECEPTACLES
+from gym_langrearrange.datasets.build import make_state
 from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
 from gym_langrearrange.datasets.source import EpisodeSource
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
@@ -177,8 +178,6 @@ class LangRearrangeEnv(gym.Env):
         return idx
 
     def _load(self, spec: EpisodeSpec) -> None:
-        from gym_langrearrange.datasets.build import make_state
-
         self.state = make_state(spec)
         cats = self.state.category
         self._goal = spec.goal_expr.compile(cats)
