@@ -41,14 +41,20 @@ def run(env: gym.Env, policy: str, episodes: int, seed: int) -> tuple[float, flo
     return wins / episodes, eff / episodes
 
 
-def oracle_gif(path: Path, split: str = "train", index: int = 11) -> Path:
+def oracle_gif(path: Path, split: str = "train", min_steps: int = 6) -> Path:
+    """A GIF of the first episode whose optimal plan has at least ``min_steps`` skills."""
     env = gym.make("LangRearrange-v0", split=split, image_size=256)
-    obs, info = env.reset(seed=0, options={"episode_index": index})
+    index = 0
+    while True:
+        obs, info = env.reset(seed=0, options={"episode_index": index})
+        if len(env.unwrapped.plan) >= min_steps:
+            break
+        index += 1
     oracle = Oracle(env)
     state = env.unwrapped.state
 
     def frame(caption: str) -> np.ndarray:
-        view = side_by_side(obs["rgb"], render_topdown(state, size=256))
+        view = side_by_side(obs["rgb"], render_topdown(state, size=384))
         return annotate(view, [f"Instruction: {obs['instruction']}", caption])
 
     frames = [frame("start")]

@@ -47,7 +47,7 @@ def vector_steps_per_second(venv: gym.vector.VectorEnv, steps: int, seed: int) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20_000, help="steps per run")
-    parser.add_argument("--runs", type=int, default=5, help="runs per configuration (the median is reported)")
+    parser.add_argument("--runs", type=int, default=7, help="runs per configuration (the median is reported)")
     parser.add_argument("--split", default="train")
     parser.add_argument("--image-size", type=int, default=256)
     args = parser.parse_args(argv)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         if views:
             print(f"drew {views} camera backgrounds of the {args.split} scenes in {time.perf_counter() - t0:.1f} s "
                   f"(one-time cost per process)")
-        steps_per_second(env, args.steps // 4, seed=999)
+        steps_per_second(env, args.steps, seed=999)
         runs = [steps_per_second(env, args.steps, seed=r) for r in range(args.runs)]
         rows.append((name, runs))
         env.close()
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         return env
 
     venv = gym.vector.AsyncVectorEnv([warmed_env] * 2, shared_memory=False)
-    vector_steps_per_second(venv, args.steps // 4, seed=999)
+    vector_steps_per_second(venv, args.steps, seed=999)
     rows.append((f"AsyncVectorEnv x2, RGB {args.image_size}x{args.image_size}",
                  [vector_steps_per_second(venv, args.steps, seed=r) for r in range(args.runs)]))
     venv.close()

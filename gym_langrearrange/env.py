@@ -227,7 +227,7 @@ class LangRearrangeEnv(gym.Env):
                     self._renderers.pop(next(iter(self._renderers)))
                 renderer = self._renderers[self.state.scene.index] = EgocentricRenderer(self.state.scene,
                                                                                         self.image_size)
-            self._frame = renderer.render(self.state)
+            self._frame = renderer.render_shared(self.state)  # read-only; every observation gets a copy
         return self._frame.copy()
 
     def _observation(self) -> dict[str, Any]:

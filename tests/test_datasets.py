@@ -139,3 +139,16 @@ def test_missing_and_broken_files(tmp_path):
     (tmp_path / "noscene.json").write_text(json.dumps([{"episode_id": "x", "objects": [], "goal": {}}]))
     with pytest.raises(EpisodeError, match="episode 'x': field 'scene' is required"):
         load_episodes(tmp_path / "noscene.json")
+
+
+def test_episode_index_gives_the_same_episodes_as_solving(tmp_path, monkeypatch):
+    from gym_langrearrange.datasets.cache import build_index, load_index
+
+    monkeypatch.setenv("GYM_LANGREARRANGE_CACHE", str(tmp_path))
+    assert load_index("irrelevant_text") is None
+    build_index("irrelevant_text", workers=1, progress=False)
+    table = load_index("irrelevant_text")
+    for i in range(0, 100, 7):
+        row = table[i].tolist()
+        assert generate_episode("irrelevant_text", i, (row[0], row[2:2 + row[1]])) == generate_episode(
+            "irrelevant_text", i)

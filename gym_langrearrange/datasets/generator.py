@@ -364,16 +364,15 @@ def generate_episode(dataset: str, index: int, solved: tuple[int, list[int]] | N
                      ) -> tuple[EpisodeSpec, list[int]]:
     """Episode ``index`` of ``dataset`` with its subgoals, and the optimal plan that validated it.
 
-    ``solved`` = (attempt, plan) from the episode index cache skips the planner; the plan
-    is replayed to make sure it still reaches the goal.
+    ``solved`` = (attempt, plan) from the episode index cache skips the planner (the cache
+    is keyed by a fingerprint of the generator's code, so it cannot be stale).
     """
     from gym_langrearrange.datasets.build import make_state
     from gym_langrearrange.planner import subgoals_from_plan
 
     attempt, found = solved if solved is not None else solve_index(dataset, index)
     spec = draft_episode(dataset, index, attempt)
-    state = make_state(spec)
-    subgoals = subgoals_from_plan(state, found, goal=spec.goal_expr)
+    subgoals = subgoals_from_plan(make_state(spec), found)
     done = dataclasses.replace(spec, subgoals=tuple(subgoals))
     done.__dict__["goal_expr"] = spec.goal_expr  # keep the parsed goal (a cached_property)
     return done, found

@@ -197,6 +197,11 @@ class EgocentricRenderer:
         return len(_VIEW_CACHE) - before
 
     def render(self, state: WorldState) -> np.ndarray:
+        """The camera image of ``state``: a new array the caller owns."""
+        return self.render_shared(state).copy()
+
+    def render_shared(self, state: WorldState) -> np.ndarray:
+        """Like :meth:`render` but returns the renderer's cached, read-only frame (no copy)."""
         r = state.robot_at
         held = state.held
         hk = (state.category[held], state.instance[held]) if held >= 0 else None
@@ -214,14 +219,14 @@ class EgocentricRenderer:
         frame = self._frames.get(key)
         if frame is not None:
             self._frames.move_to_end(key)
-            return frame.copy()
-        frame = self._compose(key)
-        if self.frame_cache <= 0:
             return frame
-        self._frames[key] = frame
-        if len(self._frames) > self.frame_cache:
-            self._frames.popitem(last=False)
-        return frame.copy()
+        frame = self._compose(key)
+        frame.flags.writeable = False
+        if self.frame_cache > 0:
+            self._frames[key] = frame
+            if len(self._frames) > self.frame_cache:
+                self._frames.popitem(last=False)
+        return frame
 
     def _compose(self, key: tuple) -> np.ndarray:
         items, held = key[-2], key[-1]
