@@ -11,8 +11,11 @@ renderer's per-scene backgrounds, so the figures are steady-state speeds.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import gymnasium as gym
 import numpy as np
@@ -44,6 +47,30 @@ def vector_steps_per_second(venv: gym.vector.VectorEnv, steps: int, seed: int) -
     return actions.size / (time.perf_counter() - start)
 
 
+def _warmed_env(split: str, kwargs: dict) -> gym.Env:
+    env = gym.make("LangRearrange-v0", split=split, **kwargs)
+    env.unwrapped.warm_up()
+    return env
+
+
+def _measure(split: str, kwargs: dict, vector: bool, steps: int, runs: int) -> tuple[list[float], str]:
+    """Steps/s of ``runs`` runs after a warm-up run (and after drawing every camera background)."""
+    t0 = time.perf_counter()
+    if vector:
+        # shared_memory=False: Gymnasium's shared memory cannot carry Text observations (see README)
+        venv = gym.vector.AsyncVectorEnv([partial(_warmed_env, split, kwargs)] * 2, shared_memory=False)
+        note = ""
+        vector_steps_per_second(venv, steps, seed=999)
+        out = [vector_steps_per_second(venv, steps, seed=r) for r in range(runs)]
+        venv.close()
+        return out, note
+    env = _warmed_env(split, kwargs)
+    note = (f"drew the camera backgrounds of the {split} scenes in {time.perf_counter() - t0:.1f} s "
+            f"(one-time cost per process)") if kwargs.get("render", True) else ""
+    steps_per_second(env, steps, seed=999)
+    return [steps_per_second(env, steps, seed=r) for r in range(runs)], note
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20_000, help="steps per run")
@@ -57,34 +84,19 @@ def main(argv: list[str] | None = None) -> None:
         build_index(args.split)
         print(f"built the {args.split} episode index (every episode generated and solved) "
               f"in {time.perf_counter() - t0:.1f} s")
-    configs = {
-        f"1 process, RGB {args.image_size}x{args.image_size}":
-            lambda: gym.make("LangRearrange-v0", split=args.split, image_size=args.image_size),
-        "1 process, render=False": lambda: gym.make("LangRearrange-v0", split=args.split, render=False),
-    }
+    configs = [
+        ("1 process, render=False", dict(render=False), False),
+        (f"1 process, RGB {args.image_size}x{args.image_size}", dict(image_size=args.image_size), False),
+        (f"AsyncVectorEnv x2, RGB {args.image_size}x{args.image_size}", dict(image_size=args.image_size), True),
+    ]
     rows = []
-    for name, make in configs.items():
-        env = make()
-        t0 = time.perf_counter()
-        views = env.unwrapped.warm_up()
-        if views:
-            print(f"drew {views} camera backgrounds of the {args.split} scenes in {time.perf_counter() - t0:.1f} s "
-                  f"(one-time cost per process)")
-        steps_per_second(env, args.steps, seed=999)
-        runs = [steps_per_second(env, args.steps, seed=r) for r in range(args.runs)]
+    # each configuration runs in a fresh process, so one's caches cannot help or slow another
+    for name, kwargs, vector in configs:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            runs, note = pool.submit(_measure, args.split, kwargs, vector, args.steps, args.runs).result()
+        if note:
+            print(note)
         rows.append((name, runs))
-        env.close()
-    # shared_memory=False: Gymnasium's shared memory cannot carry Text observations (see README)
-    def warmed_env() -> gym.Env:
-        env = gym.make("LangRearrange-v0", split=args.split, image_size=args.image_size)
-        env.unwrapped.warm_up()
-        return env
-
-    venv = gym.vector.AsyncVectorEnv([warmed_env] * 2, shared_memory=False)
-    vector_steps_per_second(venv, args.steps, seed=999)
-    rows.append((f"AsyncVectorEnv x2, RGB {args.image_size}x{args.image_size}",
-                 [vector_steps_per_second(venv, args.steps, seed=r) for r in range(args.runs)]))
-    venv.close()
     print(f"\n| configuration | median steps/s | min | max | runs |\n|---|---:|---:|---:|---:|")
     for name, runs in rows:
         print(f"| {name} | {statistics.median(runs):,.0f} | {min(runs):,.0f} | {max(runs):,.0f} | {len(runs)} |")
