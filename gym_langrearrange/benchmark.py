@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         if note:
             print(note)
         rows.append((name, runs))
-    print(f"\n| configuration | median steps/s | min | max | runs |\n|---|---:|---:|---:|---:|")
+    print("\n| configuration | median steps/s | min | max | runs |\n|---|---:|---:|---:|---:|")
     for name, runs in rows:
         print(f"| {name} | {statistics.median(runs):,.0f} | {min(runs):,.0f} | {max(runs):,.0f} | {len(runs)} |")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable
 
-from gym_langrearrange.catalog import CATEGORIES, CATEGORY_INDEX, FRIDGE, OPENABLE, PLACE_TARGETS, RECEPTACLE_INDEX, RECEPTACLES
+from gym_langrearrange.catalog import CATEGORIES, FRIDGE, OPENABLE, PLACE_TARGETS, RECEPTACLE_INDEX, RECEPTACLES
 from gym_langrearrange.goals import GoalExpr
 from gym_langrearrange.skills import SKILLS, SkillKind, SKILL_CATALOG
 from gym_langrearrange.world.state import HELD, NOWHERE, WorldState
@@ -111,7 +111,7 @@ def _successors(node: tuple, targets: list[int], movable: frozenset[int], cats: 
             for o in movable:
                 if loc[o] == r and cats[o] not in seen:
                     seen.add(cats[o])
-                    first = next(p for p, l in enumerate(loc) if l == r and cats[p] == cats[o])
+                    first = next(p for p, where in enumerate(loc) if where == r and cats[p] == cats[o])
                     new_loc = list(loc)
                     new_loc[first] = HELD
                     yield _PICK[cats[o]], (r, first, opened, tuple(new_loc))

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from gym_langrearrange.catalog import DRAWERS, KITCHEN_BLOCK, OPTIONAL_RECEPTACLES, RECEPTACLE_INDEX, RECEPTACLES
+from gym_langrearrange.catalog import DRAWERS, KITCHEN_BLOCK, OPTIONAL_RECEPTACLES, RECEPTACLES
 from gym_langrearrange.rng import DetRng
 
 NUM_SCENES = 105
@@ -189,9 +189,3 @@ def get_scene(index: int) -> Scene:
                  wall_colour=rng.choice(_WALL_COLOURS), floor_colour=rng.choice(_FLOOR_COLOURS),
                  palette={r: palette[r] for r in ordered})
 
-
-def receptacle_mask(scene: Scene) -> list[bool]:
-    return [r in scene.placements for r in RECEPTACLES]
-
-
-assert len(RECEPTACLE_INDEX) == 15
