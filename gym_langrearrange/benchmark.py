@@ -57,8 +57,7 @@ def _measure(split: str, kwargs: dict, vector: bool, steps: int, runs: int) -> t
     """Steps/s of ``runs`` runs after a warm-up run (and after drawing every camera background)."""
     t0 = time.perf_counter()
     if vector:
-        # shared_memory=False: Gymnasium's shared memory cannot carry Text observations (see README)
-        venv = gym.vector.AsyncVectorEnv([partial(_warmed_env, split, kwargs)] * 2, shared_memory=False)
+        venv = gym.vector.AsyncVectorEnv([partial(_warmed_env, split, kwargs)] * 2)
         note = ""
         vector_steps_per_second(venv, steps, seed=999)
         out = [vector_steps_per_second(venv, steps, seed=r) for r in range(runs)]

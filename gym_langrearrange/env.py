@@ -21,6 +21,7 @@ from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RE
 from gym_langrearrange.datasets.build import make_state
 from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
 from gym_langrearrange.datasets.source import EpisodeSource
+from gym_langrearrange.spaces import LiveText
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
 from gym_langrearrange.world.state import NOWHERE, WorldState
 
@@ -74,12 +75,12 @@ class LangRearrangeEnv(gym.Env):
         obs: dict[str, spaces.Space] = {}
         if self.render_rgb:
             obs["rgb"] = spaces.Box(0, 255, (image_size, image_size, 3), np.uint8)
-        obs["instruction"] = spaces.Text(MAX_INSTRUCTION_CHARS, min_length=1, charset=TEXT_CHARSET)
+        obs["instruction"] = LiveText(MAX_INSTRUCTION_CHARS, min_length=1, charset=TEXT_CHARSET)
         obs["arm_joints"] = spaces.Box(-math.pi, math.pi, (7,), np.float32)
         obs["is_holding"] = spaces.Box(0.0, 1.0, (1,), np.float32)
         obs["egomotion"] = spaces.Box(-np.inf, np.inf, (3,), np.float32)
         if obs_mode == "text":
-            obs["text"] = spaces.Text(2048, min_length=1, charset=TEXT_CHARSET)
+            obs["text"] = LiveText(2048, min_length=1, charset=TEXT_CHARSET)
         self.observation_space = spaces.Dict(obs)
         self.action_space = spaces.Discrete(NUM_SKILLS)
 

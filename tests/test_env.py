@@ -196,15 +196,20 @@ def test_custom_episode_file(tmp_path):
 
 def test_vector_envs():
     fns = [lambda: gym.make("LangRearrange-v0", render=True, image_size=32) for _ in range(2)]
-    # Gymnasium's shared memory snapshots Text observations once, so AsyncVectorEnv needs shared_memory=False
-    for make_venv in (gym.vector.SyncVectorEnv, lambda f: gym.vector.AsyncVectorEnv(f, shared_memory=False)):
+    makers = [gym.vector.SyncVectorEnv, gym.vector.AsyncVectorEnv,
+              lambda f: gym.vector.AsyncVectorEnv(f, shared_memory=False),
+              lambda f: gym.vector.AsyncVectorEnv(f, copy=False)]
+    for make_venv in makers:
         venv = make_venv(fns)
         obs, infos = venv.reset(seed=0)
         assert obs["rgb"].shape == (2, 32, 32, 3) and len(obs["instruction"]) == 2
-        assert all(text.endswith((".", "?", "!")) and not text.startswith("aaaa") for text in obs["instruction"])
+        first = tuple(obs["instruction"])
+        assert first == tuple(e.instruction for e in venv.get_attr("episode"))
         for _ in range(40):  # crosses an episode end (autoreset)
             obs, r, term, trunc, infos = venv.step(np.array([69, 69]))
         assert r.shape == (2,)
+        assert tuple(obs["instruction"]) == tuple(e.instruction for e in venv.get_attr("episode"))
+        assert tuple(obs["instruction"]) != first  # new episodes after the autoreset
         venv.close()
 
 
