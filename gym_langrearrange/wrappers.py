@@ -8,6 +8,50 @@ import numpy as np
 from gymnasium import spaces
 
 
+class InstructionTokenizer:
+    """Text -> fixed-length token ids + mask with a Hugging Face tokenizer, cached per string.
+
+    Shared by :class:`TokenizeInstruction` and by agents that tokenize raw observations
+    themselves, so both always see identical inputs.
+    """
+
+    def __init__(self, tokenizer: Any, max_tokens: int = 64) -> None:
+        if not isinstance(max_tokens, int) or max_tokens <= 0:
+            raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        if not callable(tokenizer):
+            raise TypeError(f"tokenizer must be a Hugging Face tokenizer (callable), got {type(tokenizer).__name__}")
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        pad = getattr(tokenizer, "pad_token_id", None)
+        if pad is None:
+            pad = getattr(tokenizer, "eos_token_id", None)
+        self.pad_id = int(pad) if pad is not None else 0
+        self.vocab_size = len(tokenizer)
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __call__(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """int64[max_tokens] ids (right-padded, truncated) and int8[max_tokens] mask; do not modify them."""
+        hit = self._cache.get(text)
+        if hit is None:
+            ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])[: self.max_tokens]
+            tokens = np.full(self.max_tokens, self.pad_id, dtype=np.int64)
+            tokens[: len(ids)] = ids
+            mask = np.zeros(self.max_tokens, dtype=np.int8)
+            mask[: len(ids)] = 1
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            hit = self._cache[text] = (tokens, mask)
+        return hit
+
+    def transform(self, observation: dict[str, Any]) -> dict[str, Any]:
+        """The observation with ``instruction`` tokenized, ``instruction_mask`` added, ``text`` dropped."""
+        out = {k: v for k, v in observation.items() if k not in ("instruction", "text")}
+        tokens, mask = self(observation["instruction"])
+        out["instruction"] = tokens.copy()
+        out["instruction_mask"] = mask.copy()
+        return out
+
+
 class TokenizeInstruction(gym.ObservationWrapper):
     """Replace the ``Text`` instruction by fixed-length token ids and an attention mask.
 
@@ -25,42 +69,19 @@ class TokenizeInstruction(gym.ObservationWrapper):
 
     def __init__(self, env: gym.Env, tokenizer: Any, max_tokens: int = 64) -> None:
         super().__init__(env)
-        if not isinstance(max_tokens, int) or max_tokens <= 0:
-            raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
-        if not callable(tokenizer):
-            raise TypeError(f"tokenizer must be a Hugging Face tokenizer (callable), got {type(tokenizer).__name__}")
+        self.instruction_tokenizer = InstructionTokenizer(tokenizer, max_tokens)
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
-        pad = getattr(tokenizer, "pad_token_id", None)
-        if pad is None:
-            pad = getattr(tokenizer, "eos_token_id", None)
-        self.pad_id = int(pad) if pad is not None else 0
-        vocab = len(tokenizer)
         inner = env.observation_space
         if not isinstance(inner, spaces.Dict) or "instruction" not in inner.spaces:
             raise ValueError("TokenizeInstruction needs a Dict observation space with an 'instruction' key")
         new = {k: v for k, v in inner.spaces.items() if k not in ("instruction", "text")}
-        new["instruction"] = spaces.Box(0, vocab - 1, (max_tokens,), np.int64)
+        new["instruction"] = spaces.Box(0, self.instruction_tokenizer.vocab_size - 1, (max_tokens,), np.int64)
         new["instruction_mask"] = spaces.Box(0, 1, (max_tokens,), np.int8)
         self.observation_space = spaces.Dict(new)
-        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def tokenize(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        hit = self._cache.get(text)
-        if hit is None:
-            ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])[: self.max_tokens]
-            tokens = np.full(self.max_tokens, self.pad_id, dtype=np.int64)
-            tokens[: len(ids)] = ids
-            mask = np.zeros(self.max_tokens, dtype=np.int8)
-            mask[: len(ids)] = 1
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            hit = self._cache[text] = (tokens, mask)
-        return hit
+        return self.instruction_tokenizer(text)
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in observation.items() if k not in ("instruction", "text")}
-        tokens, mask = self.tokenize(observation["instruction"])
-        out["instruction"] = tokens.copy()
-        out["instruction_mask"] = mask.copy()
-        return out
+        return self.instruction_tokenizer.transform(observation)
