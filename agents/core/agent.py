@@ -8,6 +8,7 @@ per-episode record.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import gymnasium as gym
@@ -23,6 +24,8 @@ class Agent:
     name = "agent"
     #: False for blind agents: the evaluator then skips rendering the camera image
     needs_rgb = True
+    #: camera size the agent expects; None = the evaluator's --image-size
+    image_size: int | None = None
 
     def bind(self, env: gym.Env) -> None:
         """Called once per environment before its first episode (privileged agents keep ``env``)."""
@@ -49,7 +52,12 @@ class RandomAgent(Agent):
     def __init__(self, masked: bool = False, seed: int = 0) -> None:
         self.masked = masked
         self.name = "random-masked" if masked else "random"
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
+
+    def reset(self, obs, info) -> None:
+        # seeded per episode, so results do not depend on the order episodes are played in
+        self.rng = np.random.default_rng([self.seed, zlib.crc32(info["episode_id"].encode())])
 
     def act(self, obs, info) -> int:
         if self.masked:
@@ -82,6 +90,10 @@ class SB3Agent(Agent):
         self.name = name
         self.deterministic = deterministic
         self.obs_transform = obs_transform
+        spaces = getattr(model.observation_space, "spaces", {})
+        self.needs_rgb = "rgb" in spaces
+        if self.needs_rgb:
+            self.image_size = int(spaces["rgb"].shape[1])  # square; (H, W, 3) or SB3's transposed (3, H, W)
         self._state = None
         self._start = np.ones((1,), dtype=bool)
 

@@ -1,0 +1,133 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.compare import main as compare_main
+from agents.evaluate import EvalConfig, evaluate, main as evaluate_main
+from agents.results import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lines(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_oracle_run_writes_every_report(tmp_path):
+    out = tmp_path / "oracle"
+    assert evaluate_main(["--agent", "oracle", "--datasets", "train,multiple_objects", "--episodes", "5",
+                          "--video", "1", "--out", str(out), "--no-progress"]) == 0
+    records = _lines(out / "episodes.jsonl")
+    assert len(records) == 10 and all(r["success"] for r in records)
+    assert {"instruction", "actions", "feedback", "steps", "invalid", "efficiency"} <= set(records[0])
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    assert summary["train"]["success"] == 1.0 and summary["train"]["episodes"] == 5
+    table = (out / "table.md").read_text()
+    assert "| oracle | 100 | 100 |" in table and "Multiple Objects" in table
+    assert (out / "summary.csv").read_text().startswith("dataset,success,efficiency,invalid_rate,episodes")
+    assert (out / "success.png").stat().st_size > 5000
+    assert sorted(p.name for p in (out / "videos").iterdir()) == ["multiple_objects-0.gif", "train-0.gif"]
+
+
+def test_aggregates_follow_the_spec():
+    records = [{"dataset": d, "index": 0, "success": float(d == "context"), "efficiency": 0.5, "invalid_rate": 0.0}
+               for d in ["train", "new_scenes", "rephrasing", "referring_expressions", "spatial_relationships",
+                         "context", "irrelevant_text", "multiple_rearrangements", "novel_objects",
+                         "multiple_objects", "conditional_instructions"]]
+    s = summarize(records)
+    assert s["PR"]["success"] == pytest.approx(1 / 5) and s["BG"]["success"] == 0
+    assert s["Total"]["success"] == pytest.approx(1 / 9)
+
+
+def test_parallel_workers_give_the_same_results(tmp_path):
+    cfg = EvalConfig(agent="random-masked", datasets=["train", "context"], episodes=6, name="rm")
+    one = evaluate(cfg, tmp_path / "one", workers=1, progress=False)
+    two = evaluate(cfg, tmp_path / "two", workers=2, progress=False)
+    assert one["summary"] == two["summary"]
+    key = lambda r: (r["dataset"], r["index"])  # noqa: E731
+    assert sorted(_lines(tmp_path / "one" / "episodes.jsonl"), key=key) == sorted(
+        _lines(tmp_path / "two" / "episodes.jsonl"), key=key)
+
+
+SLOW_RUN = """
+import sys, time
+from agents.core import RandomAgent, register_agent
+from agents.evaluate import main
+
+class Slow(RandomAgent):
+    def act(self, obs, info):
+        time.sleep(0.01)
+        return super().act(obs, info)
+
+register_agent("slow", lambda **kw: Slow(masked=True))
+main(sys.argv[1:])
+"""
+
+
+def test_killed_run_resumes_without_redoing_or_duplicating(tmp_path):
+    out = tmp_path / "slow"
+    args = [sys.executable, "-c", SLOW_RUN, "--agent", "slow", "--datasets", "rephrasing", "--episodes", "30",
+            "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = out / "episodes.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not path.exists() or len(path.read_text().splitlines()) < 5):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _lines(path)
+    assert 5 <= len(before) < 30, "the run should have been killed midway"
+    subprocess.run(args, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = _lines(path)
+    indices = [r["index"] for r in after]
+    assert sorted(indices) == list(range(30))  # every episode exactly once
+    assert after[: len(before)] == before  # finished episodes were kept, not redone
+    assert json.loads((out / "summary.json").read_text())["summary"]["rephrasing"]["episodes"] == 30
+
+
+def test_torn_last_line_is_dropped_on_resume(tmp_path):
+    cfg = EvalConfig(agent="oracle", datasets=["context"], episodes=3, name="o")
+    evaluate(cfg, tmp_path, progress=False)
+    path = tmp_path / "episodes.jsonl"
+    text = path.read_text()
+    path.write_text(text + text.splitlines()[0][:40])  # a half-written line, as after a crash
+    evaluate(EvalConfig(agent="oracle", datasets=["context"], episodes=4, name="o"), tmp_path, progress=False)
+    assert [r["index"] for r in _lines(path)] == [0, 1, 2, 3]
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    evaluate(EvalConfig(agent="oracle", datasets=["context"], episodes=1, name="o"), tmp_path, progress=False)
+    with pytest.raises(SystemExit, match="seed=0, but this run has seed=5"):
+        evaluate(EvalConfig(agent="oracle", datasets=["context"], episodes=1, seed=5, name="o"), tmp_path,
+                 progress=False)
+
+
+def test_bad_arguments_are_named(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        evaluate_main(["--agent", "oracle", "--datasets", "train,bogus", "--out", str(tmp_path)])
+    assert "unknown dataset(s) bogus" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown agent 'nobody'"):
+        evaluate_main(["--agent", "nobody", "--datasets", "train", "--episodes", "1", "--out", str(tmp_path / "x"),
+                       "--no-progress"])
+
+
+def test_custom_episode_file_and_compare(tmp_path, capsys):
+    from gym_langrearrange.datasets import generate_episode, save_episodes
+
+    episodes = tmp_path / "mine.json"
+    save_episodes([generate_episode("context", i)[0] for i in range(3)], episodes)
+    evaluate_main(["--agent", "oracle", "--episodes-file", str(episodes), "--out", str(tmp_path / "a"),
+                   "--no-progress"])
+    evaluate_main(["--agent", "random", "--episodes-file", str(episodes), "--out", str(tmp_path / "b"),
+                   "--no-progress"])
+    capsys.readouterr()
+    compare_main([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "cmp")])
+    printed = capsys.readouterr().out
+    assert "| oracle | 100 |" in printed and "| random |" in printed
+    assert (tmp_path / "cmp" / "success.png").exists()
