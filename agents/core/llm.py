@@ -68,39 +68,45 @@ def load_tokenizer(name_or_path: str = DEFAULT_MODEL) -> Any:
     return AutoTokenizer.from_pretrained(name_or_path)
 
 
-def load_causal_lm(name_or_path: str = DEFAULT_MODEL, dtype: Any = None, device: str = "cpu") -> tuple[Any, Any]:
-    """(model, tokenizer) of a causal LM, in eval mode, offline.
+def model_source(name_or_path: str = DEFAULT_MODEL) -> str:
+    """A folder or hub id ``from_pretrained`` can read: packaged/GGUF models are converted once and cached."""
+    gguf = gguf_location(name_or_path)
+    if gguf is None:
+        return name_or_path
+    converted = _converted_folder(name_or_path)
+    if not (converted / "config.json").exists():
+        _convert_gguf(gguf, converted)
+    return str(converted)
 
-    Packaged and GGUF models are converted once and cached as a Hugging Face folder.
-    """
+
+def _convert_gguf(gguf: tuple[str, str], converted: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype = dtype or torch.float32
-    gguf = gguf_location(name_or_path)
-    if gguf is None:
-        source, kwargs = name_or_path, {}
-    else:
-        converted = _converted_folder(name_or_path)
-        if not (converted / "config.json").exists():
-            loaded = AutoModelForCausalLM.from_pretrained(gguf[0], gguf_file=gguf[1], dtype=torch.float32)
-            tokenizer = AutoTokenizer.from_pretrained(gguf[0], gguf_file=gguf[1])
-            # the dequantised model still says "GGUF-quantised" and refuses to save: copy it into a plain one
-            config = loaded.config
-            if hasattr(config, "quantization_config"):
-                del config.quantization_config
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-            model.load_state_dict(loaded.state_dict())
-            tmp = converted.with_name(f".{converted.name}.{os.getpid()}.tmp")
-            shutil.rmtree(tmp, ignore_errors=True)
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            converted.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.replace(tmp, converted)  # atomic: a crash never leaves half a model
-            except OSError:  # another process won the race
-                shutil.rmtree(tmp, ignore_errors=True)
-        source, kwargs = str(converted), {}
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs).to(device).eval()
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    return model, tokenizer
+    loaded = AutoModelForCausalLM.from_pretrained(gguf[0], gguf_file=gguf[1], dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(gguf[0], gguf_file=gguf[1])
+    # the dequantised model still says "GGUF-quantised" and refuses to save: copy it into a plain one
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    tmp = converted.with_name(f".{converted.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    converted.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(tmp, converted)  # atomic: a crash never leaves half a model
+    except OSError:  # another process won the race
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_causal_lm(name_or_path: str = DEFAULT_MODEL, dtype: Any = None, device: str = "cpu") -> tuple[Any, Any]:
+    """(model, tokenizer) of a causal LM, in eval mode, offline."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = model_source(name_or_path)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32).to(device).eval()
+    return model, AutoTokenizer.from_pretrained(source)
