@@ -1,0 +1,274 @@
+"""LLaRPPolicy: a frozen pretrained LLM that sees (observation encoder) and acts (action module).
+
+    instruction tokens --LLM's own embeddings-------------------------------\\
+    frame_t --visual encoder--(+proprio)--linear--> M tokens (width D) -------> LLM decoder --> h at the
+                                                                                last token of each step
+    h --LayerNorm, MLP 512, ReLU x2--> 70 logits, value
+
+Two ways to run the same function:
+
+* ``act`` (rollouts, ``predict``): one step for a batch of envs, reusing each env's
+  key/value cache (:class:`StepContext`). A new episode masks out everything the env saw
+  before, so attention never crosses episode boundaries.
+* ``evaluate_sequences`` (PPO update): whole episode chunks in one masked parallel pass.
+
+Both give the same numbers (tests/test_llarp.py checks max |diff| <= 1e-4 in fp32).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.policies import BasePolicy
+from torch import nn
+from torch.distributions import Categorical
+
+from agents.core.vision import make_visual_encoder
+from agents.llarp.backbone import Backbone, load_backbone
+
+PROPRIO_KEYS = ("arm_joints", "is_holding", "egomotion")
+_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
+
+
+@dataclass
+class StepContext:
+    """Per-env decoding state during rollouts: the LLM cache and which cached tokens each env may see."""
+
+    cache: Any  # transformers DynamicCache, or None before the first step
+    mask: torch.Tensor  # (n_envs, cached length) 1 = this env's current episode
+    count: torch.Tensor  # (n_envs,) tokens in each env's current episode (= next position id)
+
+    @classmethod
+    def empty(cls, n_envs: int, device: torch.device) -> "StepContext":
+        return cls(None, torch.zeros(n_envs, 0, dtype=torch.long, device=device),
+                   torch.zeros(n_envs, dtype=torch.long, device=device))
+
+
+class LLaRPPolicy(BasePolicy):
+    """Actor-critic policy of LLaRP (paper §3.1, appendix C.1).
+
+    Args (besides SB3's observation_space, action_space, lr_schedule):
+        backbone: LLM name or path (see ``load_backbone``); ``backbone_config`` builds a random one instead.
+        pretrained: False re-initialises the LLM (LLaRP-Scratch; then it is trained too).
+        freeze_llm: keep LLM weights fixed (LLaRP); False fine-tunes them (LLaRP-FT).
+        llm_dtype: "bfloat16" (default) or "float32"; adapters are always fp32.
+        visual_encoder: "cnn" (default), "resnet18", or an ``nn.Module`` (frozen, e.g. a pretrained ViT).
+        tokens_per_step: M embeddings per frame (default 1).
+        proprio: "concat" (joints, holding, egomotion appended to the visual features), "token"
+            (one extra token per step) or "none".
+    """
+
+    def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule,
+                 backbone: str = "smollm2-135m", backbone_config: Any = None, pretrained: bool = True,
+                 freeze_llm: bool = True, llm_dtype: str = "bfloat16", visual_encoder: Any = "cnn",
+                 visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", action_hidden: int = 512,
+                 optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
+                 optimizer_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__(observation_space, action_space, optimizer_class=optimizer_class,
+                         optimizer_kwargs=optimizer_kwargs or {})
+        if proprio not in ("concat", "token", "none"):
+            raise ValueError(f"proprio must be 'concat', 'token' or 'none', got {proprio!r}")
+        if llm_dtype not in _DTYPES:
+            raise ValueError(f"llm_dtype must be one of {', '.join(_DTYPES)}, got {llm_dtype!r}")
+        if not isinstance(tokens_per_step, int) or tokens_per_step < 1:
+            raise ValueError(f"tokens_per_step must be a positive int, got {tokens_per_step!r}")
+        self.backbone_name, self.backbone_config = backbone, backbone_config
+        self.pretrained, self.freeze_llm, self.llm_dtype = pretrained, freeze_llm, _DTYPES[llm_dtype]
+        self.tokens_per_step, self.proprio = tokens_per_step, proprio
+        llm: Backbone = load_backbone(backbone, dtype=self.llm_dtype, config=backbone_config, pretrained=pretrained)
+        self.llm = llm.decoder
+        self.tokenizer = llm.tokenizer
+        self.hidden_size = d = llm.hidden_size
+        self.llm.requires_grad_(not (freeze_llm and pretrained))
+        self.proprio_dim = sum(int(np.prod(observation_space[k].shape)) for k in PROPRIO_KEYS
+                               if k in observation_space.spaces) if proprio != "none" else 0
+        self.visual = make_visual_encoder(visual_encoder, visual_dim)
+        in_dim = self.visual.out_dim + (self.proprio_dim if proprio == "concat" else 0)
+        self.obs_proj = nn.Linear(in_dim, tokens_per_step * d)
+        self.proprio_proj = nn.Linear(self.proprio_dim, d) if proprio == "token" else None
+        self.step_tokens = tokens_per_step + (1 if proprio == "token" else 0)
+        self.trunk = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, action_hidden), nn.ReLU(),
+                                   nn.Linear(action_hidden, action_hidden), nn.ReLU())
+        self.action_net = nn.Linear(action_hidden, int(action_space.n))
+        self.value_net = nn.Linear(action_hidden, 1)
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        self.optimizer = self.optimizer_class(trainable, lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    # --- SB3 plumbing ----------------------------------------------------------------------
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(backbone=self.backbone_name, backbone_config=self.backbone_config, pretrained=self.pretrained,
+                    freeze_llm=self.freeze_llm, llm_dtype=[k for k, v in _DTYPES.items() if v == self.llm_dtype][0],
+                    tokens_per_step=self.tokens_per_step, proprio=self.proprio,
+                    action_hidden=self.action_net.in_features, visual_dim=self.visual.out_dim)
+        return data
+
+    @property
+    def llm_is_stored(self) -> bool:
+        """A frozen pretrained LLM is reloaded from its source, so checkpoints hold only the adapters."""
+        return not (self.freeze_llm and self.pretrained)
+
+    def state_dict(self, *args, **kwargs):
+        state = super().state_dict(*args, **kwargs)
+        if not self.llm_is_stored:
+            state = type(state)((k, v) for k, v in state.items() if not k.startswith("llm."))
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        missing_ok = () if self.llm_is_stored else tuple(k for k in super().state_dict() if k.startswith("llm."))
+        result = super().load_state_dict(state_dict, strict=False, assign=assign)
+        missing = [k for k in result.missing_keys if k not in missing_ok]
+        if strict and (missing or result.unexpected_keys):
+            raise RuntimeError(f"checkpoint does not fit the policy: missing {missing}, unexpected "
+                               f"{result.unexpected_keys}")
+        return result
+
+    def train(self, mode: bool = True) -> "LLaRPPolicy":
+        super().train(mode)
+        if not self.llm.training or not mode:
+            self.llm.eval()
+        if self.freeze_llm and self.pretrained:
+            self.llm.eval()  # no dropout in a frozen LLM
+        return self
+
+    # --- embeddings ----------------------------------------------------------------------------
+
+    def embed_steps(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Observations (B, ...) -> step tokens (B, step_tokens, D) in fp32."""
+        feats = self.visual(obs["rgb"])
+        n = feats.shape[0]
+        if self.proprio != "none":
+            prop = torch.cat([obs[k].float().reshape(n, -1) for k in PROPRIO_KEYS if k in obs], dim=1)
+        if self.proprio == "concat":
+            feats = torch.cat([feats, prop], dim=1)
+        tokens = self.obs_proj(feats).view(n, self.tokens_per_step, self.hidden_size)
+        if self.proprio == "token":
+            tokens = torch.cat([tokens, self.proprio_proj(prop)[:, None]], dim=1)
+        return tokens
+
+    def embed_instruction(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, K) -> the LLM's own (frozen) token embeddings (B, K, D)."""
+        return self.llm.get_input_embeddings()(ids.long())
+
+    def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.trunk(hidden.float())
+        return self.action_net(z), self.value_net(z).squeeze(-1)
+
+    def _decode(self, embeds: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any = None):
+        return self.llm(inputs_embeds=embeds.to(self.llm_dtype), attention_mask=mask, position_ids=positions,
+                        past_key_values=cache, use_cache=cache is not None)
+
+    # --- the update pass: whole episode chunks ----------------------------------------------------
+
+    def evaluate_sequences(self, instruction: torch.Tensor, instruction_mask: torch.Tensor,
+                           steps: dict[str, torch.Tensor], step_mask: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, T, A) and values (B, T) of every step of B sequences in one pass.
+
+        instruction (B, K) ids and mask; ``steps[k]`` (B, T, ...) observations of the
+        episode's steps in order (left-aligned), ``step_mask`` (B, T) which of them exist.
+        """
+        b, t = step_mask.shape
+        flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in steps.items()}
+        s = self.step_tokens
+        step_emb = self.embed_steps(flat).view(b, t * s, self.hidden_size)
+        embeds = torch.cat([self.embed_instruction(instruction).float(), step_emb], dim=1)
+        mask = torch.cat([instruction_mask.long(), step_mask.long().repeat_interleave(s, dim=1)], dim=1)
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        hidden = self._decode(embeds, mask, positions).last_hidden_state
+        k = instruction.shape[1]
+        at_step_end = hidden[:, k + s - 1::s]  # (B, T, D): the last token of every step
+        return self.heads(at_step_end)
+
+    # --- rollouts: one step per env with the key/value cache ---------------------------------------
+
+    def act(self, obs: dict[str, torch.Tensor], ctx: StepContext, episode_start: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor, StepContext]:
+        """Logits (N, A) and values (N,) for the newest observation of each env.
+
+        Envs with ``episode_start`` forget their cached tokens and begin with their instruction.
+        """
+        n = episode_start.shape[0]
+        step = self.embed_steps(obs)  # (N, S, D)
+        start = episode_start.bool()
+        if start.any():
+            ctx.mask = ctx.mask * (~start)[:, None].long()
+            ctx.count = ctx.count * (~start).long()
+            instr = self.embed_instruction(obs["instruction"]).float()  # (N, K, D)
+            imask = obs["instruction_mask"].long() * start[:, None].long()  # instruction only where starting
+            block = torch.cat([instr, step], dim=1)
+            bmask = torch.cat([imask, torch.ones(n, step.shape[1], dtype=torch.long, device=step.device)], dim=1)
+        else:
+            block = step
+            bmask = torch.ones(n, step.shape[1], dtype=torch.long, device=step.device)
+        hidden, ctx = self._extend(ctx, *_right_align(block, bmask))
+        logits, values = self.heads(hidden[:, -1])
+        return logits, values, ctx
+
+    def _extend(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, StepContext]:
+        """Append a block of tokens per env (real ones right-aligned) to the cached contexts."""
+        from transformers import DynamicCache
+
+        positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
+        mask = torch.cat([ctx.mask, bmask], dim=1)
+        cache = ctx.cache if ctx.cache is not None else DynamicCache()
+        out = self._decode(block, mask, positions, cache)
+        return out.last_hidden_state, StepContext(out.past_key_values, mask, ctx.count + bmask.sum(1))
+
+    def prefill(self, instruction: torch.Tensor, instruction_mask: torch.Tensor, steps: dict[str, torch.Tensor],
+                step_mask: torch.Tensor) -> StepContext:
+        """A fresh context holding each env's instruction and the steps of its current episode so far.
+
+        Envs with no steps yet (their next observation starts an episode) get an empty context.
+        """
+        b, t = step_mask.shape
+        has = step_mask.any(dim=1)
+        if t == 0 or not has.any():
+            return StepContext.empty(b, instruction.device)
+        flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in steps.items()}
+        s = self.step_tokens
+        step_emb = self.embed_steps(flat).view(b, t * s, self.hidden_size)
+        block = torch.cat([self.embed_instruction(instruction).float(), step_emb], dim=1)
+        bmask = torch.cat([instruction_mask.long() * has[:, None].long(),
+                           step_mask.long().repeat_interleave(s, dim=1)], dim=1)
+        _, ctx = self._extend(StepContext.empty(b, block.device), *_right_align(block, bmask))
+        return ctx
+
+    # --- SB3 API -------------------------------------------------------------------------------------
+
+    def forward(self, obs, deterministic: bool = False):  # pragma: no cover - LLaRP uses act()
+        raise NotImplementedError("LLaRPPolicy needs per-env context: use act() with a StepContext, or predict()")
+
+    def _predict(self, observation, deterministic: bool = False):  # pragma: no cover
+        raise NotImplementedError("use predict(), which keeps the episode context in `state`")
+
+    def predict(self, observation: dict[str, np.ndarray], state: StepContext | None = None,
+                episode_start: np.ndarray | None = None, deterministic: bool = False
+                ) -> tuple[np.ndarray, StepContext]:
+        """SB3-style predict; ``state`` carries the episodes' context between calls (None to start)."""
+        self.set_training_mode(False)
+        obs, vectorized = self.obs_to_tensor(observation)
+        obs = {k: v for k, v in obs.items()}
+        n = next(iter(obs.values())).shape[0]
+        if state is None:
+            state = StepContext.empty(n, self.device)
+            episode_start = np.ones(n, dtype=bool)
+        if episode_start is None:
+            episode_start = np.zeros(n, dtype=bool)
+        start = torch.as_tensor(np.asarray(episode_start).reshape(n), device=self.device)
+        with torch.no_grad():
+            logits, _, state = self.act(obs, state, start)
+            dist = Categorical(logits=logits)
+            actions = logits.argmax(-1) if deterministic else dist.sample()
+        actions = actions.cpu().numpy()
+        return (actions if vectorized else actions[0]), state
+
+
+def _right_align(block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move each row's real tokens to the end of the block (stable), so the last position is the newest token."""
+    order = torch.argsort(bmask, dim=1, stable=True)  # zeros first, ones keep their order
+    return block.gather(1, order[..., None].expand_as(block)), bmask.gather(1, order)
