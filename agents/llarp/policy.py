@@ -66,7 +66,7 @@ class LLaRPPolicy(BasePolicy):
                  freeze_llm: bool = True, llm_dtype: str = "bfloat16", visual_encoder: Any = "cnn",
                  visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", action_hidden: int = 512,
                  optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
-                 optimizer_kwargs: dict[str, Any] | None = None) -> None:
+                 optimizer_kwargs: dict[str, Any] | None = None, use_sde: bool = False) -> None:
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class,
                          optimizer_kwargs=optimizer_kwargs or {})
         if proprio not in ("concat", "token", "none"):
@@ -110,7 +110,7 @@ class LLaRPPolicy(BasePolicy):
     @property
     def llm_is_stored(self) -> bool:
         """A frozen pretrained LLM is reloaded from its source, so checkpoints hold only the adapters."""
-        return not (self.freeze_llm and self.pretrained)
+        return self.backbone_config is not None or not (self.freeze_llm and self.pretrained)
 
     def state_dict(self, *args, **kwargs):
         state = super().state_dict(*args, **kwargs)
