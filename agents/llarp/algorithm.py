@@ -149,7 +149,8 @@ class LLaRP(OnPolicyAlgorithm):
         trainable = [p for p in self.policy.parameters() if p.requires_grad]
         pg_losses, value_losses, entropy_losses, clip_fractions = [], [], [], []
         for _ in range(self.n_epochs):
-            for batch in self.rollout_buffer.sequence_batches(self.n_minibatches, self._shuffle_rng):
+            batches = list(self.rollout_buffer.sequence_batches(self.n_minibatches, self._shuffle_rng))
+            for batch in batches[:_common_count(len(batches))]:
                 logits, values = self.policy.evaluate_sequences(batch.instruction, batch.instruction_mask,
                                                                 batch.steps, batch.step_mask)  # (B,T,A), (B,T)
                 logits, values = logits[batch.score_mask], values[batch.score_mask]  # (n,A), (n,)
@@ -188,6 +189,15 @@ class LLaRP(OnPolicyAlgorithm):
         return super().learn(total_timesteps=total_timesteps, callback=callback, log_interval=log_interval,
                              tb_log_name=tb_log_name, reset_num_timesteps=reset_num_timesteps,
                              progress_bar=progress_bar)
+
+
+def _common_count(n: int) -> int:
+    """The number of minibatches every rank has (ranks must make the same number of all-reduce calls)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return n
+    t = torch.tensor([n])
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
 
 
 def _all_reduce_gradients(params: list[torch.nn.Parameter]) -> None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Iterable, Sequence
 
-from gym_langrearrange.catalog import CATEGORIES, OPENABLE, PLACE_TARGETS, RECEPTACLES
+from gym_langrearrange.catalog import CATEGORIES, DRAWERS, PLACE_TARGETS, RECEPTACLES
+
+# rule 3 below relies on this: every receptacle but the drawers is a place target
+assert set(PLACE_TARGETS) == set(RECEPTACLES) - set(DRAWERS)
 
 Message = dict[str, str]
 
@@ -32,7 +35,7 @@ def _system_prompt() -> str:
         "Rules:",
         "1. Hold one object at a time: place it before you pick another.",
         "2. Only place an object you hold.",
-        "3. place works on " + ", ".join(PLACE_TARGETS[:-1]) + " and the fridge, never on a drawer.",
+        "3. place works on every receptacle except the cabinet drawers.",
         "4. Open the fridge or a drawer before you pick from it or place into it.",
         "5. If the instruction does not say where an object is, explore: navigate to a receptacle "
         "you have not visited yet and try to pick it there.",
@@ -55,9 +58,6 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
              "Not visited yet: sofa, TV stand, sink, fridge, cabinet drawer 3. Write a new plan."),
     ("assistant", "navigate(sink)\npick(lemon)\nnavigate(left counter)\nplace(left counter)\nstop"),
 )
-
-assert all(r in RECEPTACLES for r in OPENABLE)
-
 
 def instruction_message(instruction: str) -> str:
     return f"Instruction: {instruction.strip()}"

@@ -1,0 +1,122 @@
+"""What every training script shares: env construction, progress, atomic checkpoints, resume, DD-PPO setup."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.distributed as dist
+from stable_baselines3.common.callbacks import BaseCallback
+
+import gym_langrearrange  # noqa: F401  (registers the ids)
+from gym_langrearrange.wrappers import TokenizeInstruction
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """(rank, world size). Under torchrun, joins the process group: nccl on CUDA, gloo on CPU."""
+    if "RANK" not in os.environ or dist.is_initialized():
+        return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    dist.init_process_group(backend)
+    if device.startswith("cuda"):
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def broadcast_parameters(module: torch.nn.Module) -> None:
+    """Every rank starts from rank 0's weights."""
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        for p in module.parameters():
+            dist.broadcast(p.data, src=0)
+
+
+def pick_device(requested: str) -> str:
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {requested} but CUDA is not available; use --device cpu or auto")
+    return requested
+
+
+def env_factory(tokenizer: Any, max_tokens: int, split: str | None = None, episodes: str | None = None,
+                image_size: int = 64, seed: int = 0, hard: bool = False) -> Callable[[], gym.Env]:
+    """A picklable-enough env constructor for DummyVecEnv/SubprocVecEnv (tokenized instruction)."""
+
+    def make() -> gym.Env:
+        source = {"episodes": episodes} if episodes else {"split": split or "train"}
+        env = gym.make("LangRearrangeHard-v0" if hard else "LangRearrange-v0", image_size=image_size, **source)
+        env.reset(seed=seed)
+        return TokenizeInstruction(env, tokenizer, max_tokens)
+
+    return make
+
+
+def save_checkpoint(model: Any, folder: Path, meta: dict[str, Any]) -> Path:
+    """model.zip + agent.json (what agents.evaluate needs), written to a temp folder then swapped in."""
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save(tmp / "model.zip")
+    (tmp / "agent.json").write_text(json.dumps({**meta, "model": "model.zip",
+                                                "num_timesteps": int(model.num_timesteps)}, indent=1))
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+class TrainingProgress(BaseCallback):
+    """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only)."""
+
+    def __init__(self, total: int, checkpoint_dir: Path, meta: dict[str, Any], every: int, rank: int = 0,
+                 world: int = 1) -> None:
+        super().__init__()
+        self.total, self.checkpoint_dir, self.meta, self.every = total, Path(checkpoint_dir), meta, every
+        self.rank, self.world = rank, world
+        self._next_save = every
+        self._bar = None
+        self._successes: list[float] = []
+        self.curve: list[tuple[int, float]] = []
+
+    def _on_training_start(self) -> None:
+        if self.rank == 0:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=self.total, initial=self.model.num_timesteps * self.world, unit="step",
+                             dynamic_ncols=True, desc="training")
+        self._t0, self._s0 = time.perf_counter(), self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        for info, done in zip(self.locals["infos"], self.locals["dones"]):
+            if done:
+                self._successes.append(float(info.get("success", False)))
+        self._successes = self._successes[-200:]
+        if self._bar is not None:
+            self._bar.n = self.model.num_timesteps * self.world
+            rate = (self.model.num_timesteps - self._s0) * self.world / max(time.perf_counter() - self._t0, 1e-9)
+            success = np.mean(self._successes) if self._successes else float("nan")
+            self._bar.set_postfix_str(f"{rate:.0f} steps/s, success {success:.1%}")
+            self._bar.refresh()
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self._successes:
+            self.logger.record("rollout/success_rate", float(np.mean(self._successes)))
+            self.curve.append((self.model.num_timesteps * self.world, float(np.mean(self._successes))))
+        if self.rank == 0 and self.model.num_timesteps * self.world >= self._next_save:
+            save_checkpoint(self.model, self.checkpoint_dir, self.meta)
+            self._next_save += self.every
+
+    def _on_training_end(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
