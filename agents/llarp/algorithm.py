@@ -150,7 +150,7 @@ class LLaRP(OnPolicyAlgorithm):
         pg_losses, value_losses, entropy_losses, clip_fractions = [], [], [], []
         for _ in range(self.n_epochs):
             batches = list(self.rollout_buffer.sequence_batches(self.n_minibatches, self._shuffle_rng))
-            for batch in batches[:_common_count(len(batches))]:
+            for batch in batches[:_common_count(len(batches), self.device)]:
                 logits, values = self.policy.evaluate_sequences(batch.instruction, batch.instruction_mask,
                                                                 batch.steps, batch.step_mask)  # (B,T,A), (B,T)
                 logits, values = logits[batch.score_mask], values[batch.score_mask]  # (n,A), (n,)
@@ -191,11 +191,11 @@ class LLaRP(OnPolicyAlgorithm):
                              progress_bar=progress_bar)
 
 
-def _common_count(n: int) -> int:
+def _common_count(n: int, device: torch.device) -> int:
     """The number of minibatches every rank has (ranks must make the same number of all-reduce calls)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return n
-    t = torch.tensor([n])
+    t = torch.tensor([n], device=device)  # nccl reduces CUDA tensors only
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return int(t.item())
 
