@@ -35,16 +35,27 @@ _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torc
 
 @dataclass
 class StepContext:
-    """Per-env decoding state during rollouts: the LLM cache and which cached tokens each env may see."""
+    """Per-env decoding state during rollouts: the LLM's keys/values and which of them each env may see."""
 
-    cache: Any  # transformers DynamicCache, or None before the first step
-    mask: torch.Tensor  # (n_envs, cached length) 1 = this env's current episode
-    count: torch.Tensor  # (n_envs,) tokens in each env's current episode (= next position id)
+    kv: list[tuple[torch.Tensor, torch.Tensor]] | None  # per layer (N, heads, L, head_dim); None = nothing yet
+    mask: torch.Tensor  # (N, L) 1 = a token of this env's current episode
+    count: torch.Tensor  # (N,) tokens in each env's current episode (= next position id)
 
     @classmethod
     def empty(cls, n_envs: int, device: torch.device) -> "StepContext":
         return cls(None, torch.zeros(n_envs, 0, dtype=torch.long, device=device),
                    torch.zeros(n_envs, dtype=torch.long, device=device))
+
+    def compacted(self) -> "StepContext":
+        """Drop cached columns no env can see any more (old episodes, padding), keeping each env's order."""
+        keep = int(self.count.max().item()) if self.count.numel() else 0
+        if self.kv is None or self.mask.shape[1] <= 2 * keep + 16:
+            return self
+        order = torch.argsort(self.mask, dim=1, descending=True, stable=True)[:, :keep]  # visible first, in order
+        index = order[:, None, :, None]
+        kv = [(k.gather(2, index.expand(-1, k.shape[1], -1, k.shape[3])),
+               v.gather(2, index.expand(-1, v.shape[1], -1, v.shape[3]))) for k, v in self.kv]
+        return StepContext(kv, self.mask.gather(1, order), self.count)
 
 
 class LLaRPPolicy(BasePolicy):
@@ -173,6 +184,7 @@ class LLaRPPolicy(BasePolicy):
         episode's steps in order (left-aligned), ``step_mask`` (B, T) which of them exist.
         """
         b, t = step_mask.shape
+        instruction, instruction_mask = _trim(instruction, instruction_mask)
         flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in steps.items()}
         s = self.step_tokens
         step_emb = self.embed_steps(flat).view(b, t * s, self.hidden_size)
@@ -190,24 +202,36 @@ class LLaRPPolicy(BasePolicy):
             ) -> tuple[torch.Tensor, torch.Tensor, StepContext]:
         """Logits (N, A) and values (N,) for the newest observation of each env.
 
-        Envs with ``episode_start`` forget their cached tokens and begin with their instruction.
+        Envs with ``episode_start`` forget their cached tokens and begin with their
+        instruction, which is encoded for those envs only and spliced into the cache.
         """
         n = episode_start.shape[0]
-        step = self.embed_steps(obs)  # (N, S, D)
         start = episode_start.bool()
         if start.any():
-            ctx.mask = ctx.mask * (~start)[:, None].long()
-            ctx.count = ctx.count * (~start).long()
-            instr = self.embed_instruction(obs["instruction"]).float()  # (N, K, D)
-            imask = obs["instruction_mask"].long() * start[:, None].long()  # instruction only where starting
-            block = torch.cat([instr, step], dim=1)
-            bmask = torch.cat([imask, torch.ones(n, step.shape[1], dtype=torch.long, device=step.device)], dim=1)
-        else:
-            block = step
-            bmask = torch.ones(n, step.shape[1], dtype=torch.long, device=step.device)
-        hidden, ctx = self._extend(ctx, *_right_align(block, bmask))
+            ctx = self._start_episodes(ctx, start, obs["instruction"], obs["instruction_mask"])
+        step = self.embed_steps(obs)  # (N, S, D)
+        hidden, ctx = self._extend(ctx, step, torch.ones(n, step.shape[1], dtype=torch.long, device=step.device))
         logits, values = self.heads(hidden[:, -1])
-        return logits, values, ctx
+        return logits, values, ctx.compacted()
+
+    def _start_episodes(self, ctx: StepContext, start: torch.Tensor, instruction: torch.Tensor,
+                        instruction_mask: torch.Tensor) -> StepContext:
+        rows = start.nonzero().squeeze(1)
+        ids, imask = _trim(instruction[rows], instruction_mask[rows].long())
+        embeds, imask = _right_align(self.embed_instruction(ids).float(), imask)
+        _, fresh = self._extend(StepContext.empty(len(rows), embeds.device), embeds, imask)
+        n, width = start.shape[0], imask.shape[1]
+        keep = (~start).long()[:, None]
+        mask = torch.cat([ctx.mask * keep, torch.zeros(n, width, dtype=torch.long, device=imask.device)], dim=1)
+        mask[rows, -width:] = imask
+        if ctx.kv is None:  # nothing cached yet: the new columns are the whole cache
+            kv = [(_scatter_rows(k, rows, n), _scatter_rows(v, rows, n)) for k, v in fresh.kv]
+        else:
+            kv = [(torch.cat([k, _scatter_rows(fk, rows, n)], dim=2), torch.cat([v, _scatter_rows(fv, rows, n)], dim=2))
+                  for (k, v), (fk, fv) in zip(ctx.kv, fresh.kv)]
+        count = ctx.count * (~start).long()
+        count[rows] = fresh.count
+        return StepContext(kv, mask, count)
 
     def _extend(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, StepContext]:
         """Append a block of tokens per env (real ones right-aligned) to the cached contexts."""
@@ -215,9 +239,10 @@ class LLaRPPolicy(BasePolicy):
 
         positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
         mask = torch.cat([ctx.mask, bmask], dim=1)
-        cache = ctx.cache if ctx.cache is not None else DynamicCache()
+        cache = DynamicCache(ddp_cache_data=ctx.kv) if ctx.kv is not None else DynamicCache()
         out = self._decode(block, mask, positions, cache)
-        return out.last_hidden_state, StepContext(out.past_key_values, mask, ctx.count + bmask.sum(1))
+        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        return out.last_hidden_state, StepContext(kv, mask, ctx.count + bmask.sum(1))
 
     def prefill(self, instruction: torch.Tensor, instruction_mask: torch.Tensor, steps: dict[str, torch.Tensor],
                 step_mask: torch.Tensor) -> StepContext:
@@ -229,6 +254,7 @@ class LLaRPPolicy(BasePolicy):
         has = step_mask.any(dim=1)
         if t == 0 or not has.any():
             return StepContext.empty(b, instruction.device)
+        instruction, instruction_mask = _trim(instruction, instruction_mask)
         flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in steps.items()}
         s = self.step_tokens
         step_emb = self.embed_steps(flat).view(b, t * s, self.hidden_size)
@@ -266,6 +292,19 @@ class LLaRPPolicy(BasePolicy):
             actions = logits.argmax(-1) if deterministic else dist.sample()
         actions = actions.cpu().numpy()
         return (actions if vectorized else actions[0]), state
+
+
+def _trim(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop trailing instruction columns that are padding in every row (instructions are left-aligned)."""
+    width = max(int(mask.sum(1).max().item()), 1)
+    return ids[:, :width], mask[:, :width]
+
+
+def _scatter_rows(x: torch.Tensor, rows: torch.Tensor, n: int) -> torch.Tensor:
+    """(R, ...) values of some envs -> (N, ...) zeros with those rows filled in."""
+    out = x.new_zeros((n, *x.shape[1:]))
+    out[rows] = x
+    return out
 
 
 def _right_align(block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

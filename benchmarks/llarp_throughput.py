@@ -1,0 +1,71 @@
+"""LLaRP throughput on this machine: steps/s of rollout, of the update, end to end, and peak memory.
+
+    python benchmarks/llarp_throughput.py [--backbone smollm2-135m] [--envs 16] [--updates 4]
+
+Rollout = collecting n_steps x envs transitions (policy decoding with the KV cache + env
+stepping); update = the PPO pass over them; end to end = both, as in ``learn``. The first
+update is a warm-up and not counted. Medians over the counted updates.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import time
+
+import torch
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from agents.core.llm import load_tokenizer
+from agents.core.training import env_factory
+from agents.llarp import LLaRP, tiny_llama_config
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backbone", default="smollm2-135m")
+    p.add_argument("--llm-dtype", default="bfloat16")
+    p.add_argument("--envs", type=int, default=16)
+    p.add_argument("--n-steps", type=int, default=32)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--max-tokens", type=int, default=48)
+    p.add_argument("--updates", type=int, default=4)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tiny = args.backbone == "tiny-llama"
+    tokenizer = load_tokenizer("smollm2-135m" if tiny else args.backbone)
+    venv = DummyVecEnv([env_factory(tokenizer, args.max_tokens, "train", image_size=args.image_size, seed=i)
+                        for i in range(args.envs)])
+    kwargs = {"backbone_config": tiny_llama_config()} if tiny else {"backbone": args.backbone}
+    model = LLaRP("LLaRPPolicy", venv, n_steps=args.n_steps, seed=0, device="cpu",
+                  policy_kwargs=dict(llm_dtype=args.llm_dtype, **kwargs))
+    model._setup_learn(10**9, callback=None)
+    callback = CallbackList([])
+    callback.init_callback(model)
+    steps = args.n_steps * args.envs
+    rollout, update = [], []
+    for i in range(args.updates + 1):
+        t0 = time.perf_counter()
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, args.n_steps)
+        t1 = time.perf_counter()
+        model.train()
+        t2 = time.perf_counter()
+        if i:  # the first round warms up caches and allocators
+            rollout.append(t1 - t0)
+            update.append(t2 - t1)
+    r, u = statistics.median(rollout), statistics.median(update)
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"backbone {args.backbone} ({args.llm_dtype}), {args.envs} envs x {args.n_steps} steps, "
+          f"{args.image_size}px, torch threads {torch.get_num_threads()}")
+    print("| phase | seconds per update | steps/s |\n|---|---:|---:|")
+    print(f"| rollout (decode + env) | {r:.2f} | {steps / r:,.0f} |")
+    print(f"| PPO update | {u:.2f} | {steps / u:,.0f} |")
+    print(f"| end to end | {r + u:.2f} | {steps / (r + u):,.0f} |")
+    print(f"peak memory (RSS): {peak_gib:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
