@@ -52,9 +52,9 @@ class EvalConfig:
 class Runner:
     """One agent and its environments; plays single episodes and returns their records."""
 
-    def __init__(self, cfg: EvalConfig) -> None:
+    def __init__(self, cfg: EvalConfig, agent: Agent | None = None) -> None:
         self.cfg = cfg
-        self.agent: Agent = load_agent(cfg.agent, **cfg.options)
+        self.agent: Agent = agent if agent is not None else load_agent(cfg.agent, **cfg.options)
         self.envs: dict[str, gym.Env] = {}
 
     def env(self, dataset: str) -> gym.Env:
@@ -178,8 +178,14 @@ def _dataset_size(cfg: EvalConfig, dataset: str) -> int:
     return DATASET_SIZES[dataset]
 
 
-def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Run (or resume) an evaluation into ``out`` and write every report; returns the summary."""
+def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True, agent: Agent | None = None
+             ) -> dict[str, Any]:
+    """Run (or resume) an evaluation into ``out`` and write every report; returns the summary.
+
+    ``agent``: an already built agent (e.g. a model being trained) instead of ``cfg.agent``; one process.
+    """
+    if agent is not None and workers > 1:
+        raise ValueError("an agent object can only be evaluated with workers=1")
     from tqdm.auto import tqdm
 
     _check_resume(out, cfg)
@@ -203,12 +209,16 @@ def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True
             bar.set_postfix_str(f"{record['dataset']} success {wins / len(records):.0%}")
 
         if workers <= 1:
-            runner = Runner(cfg)
+            runner = Runner(cfg, agent)
             try:
                 for dataset, index, video in tasks:
                     keep(runner.play(dataset, index, video_dir if video else None))
             finally:
-                runner.close()
+                if agent is None:
+                    runner.close()
+                else:
+                    for env in runner.envs.values():
+                        env.close()
         else:
             import multiprocessing
 

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="runs/llarp")
     p.add_argument("--checkpoint-every", type=int, default=10_000)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    p.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--heldout", default=None, help="episode file evaluated every --eval-every steps (learning curve)")
+    p.add_argument("--eval-every", type=int, default=0)
     p.add_argument("--eval-episodes", type=int, default=20, help="final evaluation episodes per dataset (0: none)")
     p.add_argument("--eval-datasets", default="train,new_scenes,rephrasing")
     args = p.parse_args(argv)
@@ -85,8 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     if world > 1:
         _write_rank_params(model, out, rank, "start")
     per_rank = max(args.steps // world - model.num_timesteps, 0)
-    progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world)
+    evaluator = heldout_evaluator(args.heldout, tokenizer, args.max_tokens, out, name) if args.heldout else None
+    progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world,
+                                time_budget=args.time_budget, eval_every=args.eval_every, evaluator=evaluator)
     model.learn(per_rank, callback=progress, reset_num_timesteps=False)
+    if rank == 0 and evaluator is not None:
+        progress.run_evaluation()
+        evals_path = out / "evals.json"
+        previous = json.loads(evals_path.read_text()) if args.resume and evals_path.exists() else []
+        evals_path.write_text(json.dumps(previous + progress.evals, indent=1))
     if rank == 0:
         save_checkpoint(model, checkpoint, meta)
         curve_path = out / "curve.json"
@@ -102,6 +112,25 @@ def main(argv: list[str] | None = None) -> None:
         _write_rank_params(model, out, rank, "end")
         torch.distributed.destroy_process_group()
     venv.close()
+
+
+def heldout_evaluator(episodes: str, tokenizer, max_tokens: int, out: Path, name: str):
+    """model -> greedy success on a held-out episode file, through the standard evaluation harness."""
+    from agents.core.agent import SB3Agent
+    from agents.evaluate import EvalConfig, evaluate
+    from gym_langrearrange.wrappers import InstructionTokenizer
+
+    transform = InstructionTokenizer(tokenizer, max_tokens).transform
+
+    def run(model) -> float:
+        agent = SB3Agent(model, name=name, obs_transform=transform)
+        cfg = EvalConfig(agent=name, datasets=["heldout"], episodes=10**6, episodes_file=str(Path(episodes).resolve()),
+                         name=name)
+        folder = out / "heldout" / f"step{model.num_timesteps:09d}"
+        report = evaluate(cfg, folder, progress=False, agent=agent)
+        return float(next(iter(report["summary"].values()))["success"])
+
+    return run
 
 
 def _write_rank_params(model: LLaRP, out: Path, rank: int, when: str) -> None:

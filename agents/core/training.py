@@ -76,13 +76,21 @@ def save_checkpoint(model: Any, folder: Path, meta: dict[str, Any]) -> Path:
 
 
 class TrainingProgress(BaseCallback):
-    """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only)."""
+    """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only).
+
+    Optionally stops after ``time_budget`` seconds, and every ``eval_every`` steps calls
+    ``evaluator(model) -> held-out success``, recorded in ``curve`` with steps and wall time.
+    """
 
     def __init__(self, total: int, checkpoint_dir: Path, meta: dict[str, Any], every: int, rank: int = 0,
-                 world: int = 1) -> None:
+                 world: int = 1, time_budget: float | None = None, eval_every: int = 0,
+                 evaluator: Callable[[Any], float] | None = None) -> None:
         super().__init__()
         self.total, self.checkpoint_dir, self.meta, self.every = total, Path(checkpoint_dir), meta, every
         self.rank, self.world = rank, world
+        self.time_budget, self.eval_every, self.evaluator = time_budget, eval_every, evaluator
+        self._next_eval = 0
+        self.evals: list[dict[str, float]] = []
         self._next_save = every
         self._bar = None
         self._successes: list[float] = []
@@ -95,6 +103,8 @@ class TrainingProgress(BaseCallback):
             self._bar = tqdm(total=self.total, initial=self.model.num_timesteps * self.world, unit="step",
                              dynamic_ncols=True, desc="training")
         self._t0, self._s0 = time.perf_counter(), self.model.num_timesteps
+        self._eval_time = 0.0
+        self._next_eval = self.model.num_timesteps * self.world
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
@@ -102,20 +112,37 @@ class TrainingProgress(BaseCallback):
                 self._successes.append(float(info.get("success", False)))
         self._successes = self._successes[-200:]
         if self._bar is not None:
-            self._bar.n = self.model.num_timesteps * self.world
             rate = (self.model.num_timesteps - self._s0) * self.world / max(time.perf_counter() - self._t0, 1e-9)
             success = np.mean(self._successes) if self._successes else float("nan")
-            self._bar.set_postfix_str(f"{rate:.0f} steps/s, success {success:.1%}")
-            self._bar.refresh()
+            self._bar.set_postfix_str(f"{rate:.0f} steps/s, success {success:.1%}", refresh=False)
+            self._bar.update(self.model.num_timesteps * self.world - self._bar.n)  # redraws at most every 0.1 s
+        if self.time_budget is not None and self.elapsed() > self.time_budget:
+            return False
         return True
+
+    def elapsed(self) -> float:
+        """Training wall time so far, without the time spent in held-out evaluations."""
+        return time.perf_counter() - self._t0 - self._eval_time
 
     def _on_rollout_end(self) -> None:
         if self._successes:
             self.logger.record("rollout/success_rate", float(np.mean(self._successes)))
             self.curve.append((self.model.num_timesteps * self.world, float(np.mean(self._successes))))
-        if self.rank == 0 and self.model.num_timesteps * self.world >= self._next_save:
+        steps = self.model.num_timesteps * self.world
+        if self.rank == 0 and steps >= self._next_save:
             save_checkpoint(self.model, self.checkpoint_dir, self.meta)
             self._next_save += self.every
+        if self.rank == 0 and self.evaluator is not None and self.eval_every and steps >= self._next_eval:
+            self.run_evaluation()
+            self._next_eval = steps + self.eval_every
+
+    def run_evaluation(self) -> None:
+        t0 = time.perf_counter()
+        success = self.evaluator(self.model)
+        self._eval_time += time.perf_counter() - t0
+        self.evals.append({"steps": self.model.num_timesteps * self.world, "seconds": round(self.elapsed(), 1),
+                           "heldout_success": success})
+        self.logger.record("eval/heldout_success", success)
 
     def _on_training_end(self) -> None:
         if self._bar is not None:
