@@ -374,3 +374,29 @@ def parse_plan(text: str, max_steps: int | None = 64) -> list[ParsedStep]:
 def plan_text(steps: list[ParsedStep]) -> list[str]:
     """The steps as readable strings (for logs)."""
     return [s.text for s in steps]
+
+
+def plan_complete(text: str, max_lines: int = 40, repeats: int = 3) -> bool:
+    """Whether a plan being generated can stop here (a stop test for decoding).
+
+    True once a finished line says stop, a list or code fence closes after a step, the
+    model starts to write the next chat turn, the same line comes ``repeats`` times in a
+    row (a small model caught in a loop), or ``max_lines`` lines are written.
+    """
+    if "\n" not in text:
+        return False
+    lines = [line.strip() for line in text.split("\n")[:-1]]  # finished lines only
+    filled = [line for line in lines if line]
+    if not filled:
+        return False
+    last = filled[-1]
+    if len(filled) >= max_lines:
+        return True
+    if len(filled) >= repeats and len(set(filled[-repeats:])) == 1:
+        return True
+    earlier = "\n".join(filled[:-1])
+    has_step = bool(parse_plan(earlier)) if earlier else False
+    if has_step and (last.startswith("]") or last.startswith("```") or _TURN.match(last)):
+        return True
+    steps = parse_plan(last)
+    return bool(steps) and steps[-1].skill == STOP_ID
