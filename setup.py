@@ -9,6 +9,7 @@ AGENT_DEPS = [
     "gguf>=0.10",
     "peft>=0.11",
     "tensorboard>=2.14",
+    "openai>=1.0",
 ]
 
 setup(

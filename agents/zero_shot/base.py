@@ -83,8 +83,12 @@ class PlanFollower(Agent):
         self.plan: list[ParsedStep] = []
         self.cursor = 0
         self.memory = EpisodeMemory()
-        self._log: dict[str, Any] = {}
+        self._log: dict[str, Any] = self._fresh_log("")
         self._last: tuple[str, int, str] | None = None  # (what it was, skill id sent, raw text)
+
+    def _fresh_log(self, instruction: str) -> dict[str, Any]:
+        return {"agent": self.name, "instruction": instruction, "calls": [], "steps": [], "unparseable_steps": 0,
+                "errors": 0}
 
     # --- episode ------------------------------------------------------------------------------
 
@@ -93,8 +97,7 @@ class PlanFollower(Agent):
         self.memory = EpisodeMemory()
         self.memory.see(info)
         self._last = None
-        self._log = {"agent": self.name, "instruction": str(obs.get("instruction", "")), "calls": [], "steps": [],
-                     "unparseable_steps": 0, "errors": 0}
+        self._log = self._fresh_log(str(obs.get("instruction", "")))
 
     def observe(self, info: dict[str, Any]) -> tuple[str, int, str] | None:
         """Record the outcome of the previous action; returns what that action was (or None)."""
@@ -109,7 +112,7 @@ class PlanFollower(Agent):
         elif kind == "unparseable":
             self.memory.record(skill, info, f'Could not do "{raw}": it is not one of the skills.')
         entry = self._log["steps"][-1] if self._log.get("steps") else None
-        if entry is not None and entry.get("feedback") is None:
+        if entry is not None and entry.get("feedback") is None and entry.get("source") != "plan ended":
             entry["invalid"], entry["feedback"] = invalid, str(info.get("feedback", ""))
         return last
 
@@ -142,7 +145,11 @@ class PlanFollower(Agent):
 
     def plan_exhausted(self, info: dict[str, Any]) -> int:
         self._last = ("skill", STOP_ID, "stop")
-        self._log["steps"].append({"do": "stop", "source": "plan ended", "feedback": None})
+        steps = self._log["steps"]
+        if steps and steps[-1].get("source") == "plan ended":  # one entry for the trailing stops
+            steps[-1]["times"] = steps[-1].get("times", 1) + 1
+        else:
+            steps.append({"do": "stop", "source": "plan ended", "feedback": None})
         return STOP_ID
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
@@ -151,9 +158,11 @@ class PlanFollower(Agent):
 
     # --- logging ------------------------------------------------------------------------------
 
-    def log_call(self, request: str, answer: str | None, steps: list[ParsedStep] | None, seconds: float,
-                 error: str | None = None, **extra: Any) -> None:
-        entry: dict[str, Any] = {"request": request, "answer": answer, "plan": plan_text(steps) if steps else [],
+    def log_call(self, request: str, answer: str | None, seconds: float, error: str | None = None,
+                 **extra: Any) -> None:
+        """Log one LLM call; ``plan`` is the plan adopted from it (the current one unless it failed)."""
+        entry: dict[str, Any] = {"request": request, "answer": answer,
+                                 "plan": [] if error is not None else plan_text(self.plan),
                                  "seconds": round(float(seconds), 3)}
         if error is not None:
             entry["error"] = error

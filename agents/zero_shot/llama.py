@@ -26,7 +26,7 @@ class ZSLLaMA(PlanFollower):
     Keyword options (strings from the CLI are converted):
         model: ``"smollm2-135m"`` (default), ``"gemma3-270m"``, a local HF folder, a ``.gguf`` file.
         dtype: ``"float32"`` (default; fastest on CPUs without native bf16) or ``"bfloat16"``.
-        device: ``"cpu"`` (default) or ``"cuda"``.
+        device: ``"cpu"`` (default), ``"cuda"`` or ``"auto"``.
         max_new_tokens: length limit of the plan (default 96; generation also stops at ``stop``,
             at the end of a list, or when the model repeats one line three times).
         prompt_cache: reuse the KV cache of the fixed prompt prefix across episodes (default True).
@@ -56,12 +56,11 @@ class ZSLLaMA(PlanFollower):
             gen = self.generator.chat(messages, max_new_tokens=self.max_new_tokens, stop=plan_complete)
         except Exception as exc:  # a broken model must not end the evaluation: log it, spend one invalid step
             logger.warning("%s: generation failed: %s", self.name, exc)
-            self.log_call(messages[-1]["content"], None, None, 0.0, error=f"{type(exc).__name__}: {exc}")
             self.set_plan([], "<generation failed>")
+            self.log_call(messages[-1]["content"], None, 0.0, error=f"{type(exc).__name__}: {exc}")
             return
-        steps = parse_plan(gen.text, max_steps=self.max_plan_steps)
-        self.set_plan(steps, gen.text)
-        self.log_call(messages[-1]["content"], gen.text, steps, gen.seconds, prompt_tokens=gen.prompt_tokens,
+        self.set_plan(parse_plan(gen.text, max_steps=self.max_plan_steps), gen.text)
+        self.log_call(messages[-1]["content"], gen.text, gen.seconds, prompt_tokens=gen.prompt_tokens,
                       cached_tokens=gen.cached_tokens, new_tokens=gen.new_tokens)
 
     def close(self) -> None:

@@ -40,6 +40,15 @@ def torch_dtype(name: Any):
     return getattr(torch, key)
 
 
+def resolve_device(device: Any) -> str:
+    """``"auto"`` (or None) becomes ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
+    if device in (None, "", "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
 def as_bool(value: Any) -> bool:
     """CLI options arrive as strings: "0", "false", "no", "off" are False."""
     if isinstance(value, str):
@@ -73,7 +82,7 @@ class LocalGenerator:
         from agents.core.llm import load_causal_lm
 
         self.model_name = str(model)
-        self.device = device
+        self.device = device = resolve_device(device)
         self.model, self.tokenizer = load_causal_lm(self.model_name, dtype=torch_dtype(dtype), device=device)
         self.prompt_cache = bool(prompt_cache) and self._cache_reusable()
         self._cache = None
@@ -117,6 +126,7 @@ class LocalGenerator:
         if temperature > 0 and seed is not None:
             rng = torch.Generator(device=self.device).manual_seed(int(seed))
         new: list[int] = []
+        fed = len(ids)  # tokens whose keys/values are in the cache
         text, finish = "", "length"
         with torch.inference_mode():
             logits = self._forward(ids[reused:], cache)
@@ -141,10 +151,9 @@ class LocalGenerator:
                 if len(new) >= max_new_tokens:
                     break
                 logits = self._forward([token], cache)
-        # the cache now holds the prompt and every generated token but the last one
-        fed = ids + new[:-1] if new else ids
+                fed += 1
         if self.prompt_cache:
-            self._cache, self._cache_ids = cache, fed
+            self._cache, self._cache_ids = cache, (ids + new)[:fed]
         return Generation(text, len(ids), len(new), reused, finish, time.perf_counter() - t0)
 
     def chat(self, messages: Sequence[Message], **kwargs: Any) -> Generation:
@@ -184,8 +193,7 @@ class LocalGenerator:
             if held != len(self._cache_ids):
                 return self._new_cache(), 0
             if n < held:
-                first = next(iter(inspect.signature(cache.crop).parameters))
-                cache.crop(held - n if first == "tokens_to_remove" else n)
+                cache.crop(-(held - n))  # a negative count removes that many tokens, in old and new transformers
             if cache.get_seq_length() != n:
                 return self._new_cache(), 0
         except Exception:  # a cache kind that cannot be cut back: start over and stop trying

@@ -138,9 +138,9 @@ for _verb in ("stop", "done", "finish", "finished", "end", "terminate", "stop_ep
 STOP_WORDS = frozenset({"stop", "done", "finish", "finished", "end", "terminate", "stop episode", "task complete",
                         "task completed", "the end"})
 
-_CALL = re.compile(r"(?:[A-Za-z_][\w]*\.)*([A-Za-z_][\w ]*?)\s*\(([^()]*)\)")
+_CALL = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)\)")
 _FULL_CALL = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_][\w ]*?)\s*\(([^()]*)\)$")
-_LIST_MARK = re.compile(r"^\s*(?:[-*\u2022+>]|\d+\s*[.):]|\(\d+\)|\[\d+\]|step\s*\d+\s*[:.)-]?)\s*", re.I)
+_LIST_MARK = re.compile(r"^\s*(?:[-*\u2022+>]\s|\d+\s*[.):]|\(\d+\)|\[\d+\]|step\s*\d+\s*[:.)-]?)\s*", re.I)
 _LABEL = re.compile(r"^(?:#+\s*)?(?:assistant|robot|robot plan|plan|new plan|answer|output|response|skills?|"
                     r"actions?|a)\s*(?::|=|->)\s*", re.I)
 _TURN = re.compile(r"^\s*(?:#+\s*)?(?:user|human|instruction|feedback|system|question)\s*:|^\s*<\|", re.I)
@@ -357,7 +357,7 @@ def parse_plan(text: str, max_steps: int | None = 64) -> list[ParsedStep]:
                 if add(STOP_ID, item):
                     return steps
                 continue
-            calls = [(c, _verb(c.group(1).split()[-1] if c.group(1).split() else "")) for c in _CALL.finditer(item)]
+            calls = [(c, _verb(c.group(1))) for c in _CALL.finditer(item)]
             calls = [(c, v) for c, v in calls if v is not None]
             if calls:  # skills inside a sentence: keep the ones we understand
                 for c, verb in calls:

@@ -1,0 +1,204 @@
+"""ZS-ChatGPT: a chat model plans, and re-plans from the environment's feedback.
+
+The conversation starts with the planner prompt (``prompt.py``) and the instruction. The
+plan in the answer is followed step by step. When a skill fails (``info["invalid"]``), or
+the plan has run out while the episode goes on, the environment's feedback lines since
+the last plan, where the robot is, what it holds and which receptacles it has not
+visited yet are sent back as a user message, and the answer is the new plan. Blind: the
+model never sees the camera.
+
+Any OpenAI-compatible chat-completions endpoint works (the ``openai`` client): OpenAI
+itself, a hosted open model, vLLM, llama.cpp's server, or ``agents.zero_shot.server``
+(our local one). Failures never escape ``act``: an API error or timeout is logged and
+costs one invalid step (the next step tries again), an unparseable answer or step costs
+one invalid step, and at most ``max_calls`` requests are made per episode; after that
+the agent finishes its plan and then says ``stop``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from agents.zero_shot.base import PlanFollower
+from agents.zero_shot.parsing import ParsedStep, parse_plan
+from agents.zero_shot.prompt import Message, build_messages, feedback_message
+from gym_langrearrange.skills import STOP_ID
+
+logger = logging.getLogger("agents.zero_shot")
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class ZSChatGPT(PlanFollower):
+    """Zero-shot planner that re-plans from feedback, through an OpenAI-compatible API.
+
+    Keyword options (strings from the CLI are converted):
+        model: the served model's name. Default: the first model the server lists when
+            ``base_url`` is given, else ``"gpt-4o-mini"`` (the paper used gpt-3.5-turbo).
+        base_url: e.g. ``"http://127.0.0.1:8000/v1"``; default: ``$OPENAI_BASE_URL`` or OpenAI.
+        api_key: default ``$OPENAI_API_KEY``; a dummy key is used for loopback servers.
+        timeout: seconds per request (default 60).
+        max_retries: the client's own retries per request (default 2).
+        max_calls: LLM requests per episode (default 8).
+        max_tokens: answer length limit (default 256).
+        temperature: default 0 (greedy on our local server).
+        seed: passed to the API when given (some servers honour it).
+        name: the agent's name in reports (default ``"zs-chatgpt"``).
+    """
+
+    name = "zs-chatgpt"
+    needs_rgb = False
+
+    def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
+                 timeout: float | str = 60.0, max_retries: int | str = 2, max_calls: int | str = 8,
+                 max_tokens: int | str = 256, temperature: float | str = 0.0, seed: int | str | None = None,
+                 max_plan_steps: int | str = 32, name: str | None = None, client: Any = None, **_: Any) -> None:
+        super().__init__()
+        if name:
+            self.name = str(name)
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.timeout = float(timeout)
+        self.max_retries = int(max_retries)
+        self.max_calls = int(max_calls)
+        self.max_tokens = int(max_tokens)
+        self.temperature = float(temperature)
+        self.seed = None if seed in (None, "", "none", "None") else int(seed)
+        self.max_plan_steps = int(max_plan_steps)
+        self._token_param = "max_tokens"
+        if client is None:
+            import openai
+
+            key = api_key or os.environ.get("OPENAI_API_KEY")
+            if not key:
+                if self.base_url is None:
+                    raise ValueError("zs-chatgpt needs an API key: set OPENAI_API_KEY, or pass base_url= for a "
+                                     "local OpenAI-compatible server (e.g. python -m agents.zero_shot.server)")
+                key = "sk-no-key-needed"  # local servers ignore it; the client insists on one
+            client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
+                                   max_retries=self.max_retries)
+        self.client = client
+        self.model = str(model) if model else self._default_model()
+        self.messages: list[Message] = []
+        self.calls = 0
+        self._awaiting = False  # whether the conversation ends with a user turn that has no answer yet
+        self._said_stop = False
+
+    def _default_model(self) -> str:
+        if self.base_url is None:
+            return DEFAULT_MODEL
+        try:
+            listed = [m.id for m in self.client.models.list()]
+        except Exception as exc:
+            logger.warning("%s: could not list the models at %s (%s); using %r", self.name, self.base_url, exc,
+                           DEFAULT_MODEL)
+            return DEFAULT_MODEL
+        return listed[0] if listed else DEFAULT_MODEL
+
+    # --- episode ------------------------------------------------------------------------------
+
+    def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
+        super().reset(obs, info)
+        self._log.update(model=self.model, base_url=self.base_url)
+        self.messages = build_messages(str(obs["instruction"]))
+        self.calls = 0
+        self._awaiting = True
+        self._said_stop = False
+
+    def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
+        try:
+            return self._act(info)
+        except Exception as exc:  # a bug or a surprise from a client library must not end the evaluation
+            logger.exception("%s: unexpected error", self.name)
+            self._log["errors"] += 1
+            self._log.setdefault("exceptions", []).append(f"{type(exc).__name__}: {exc}")
+            return self.spend_invalid(info, "error", f"{type(exc).__name__}: {exc}")
+
+    def _act(self, info: dict[str, Any]) -> int:
+        last = self.observe(info)
+        failed = last is not None and last[0] in ("skill", "unparseable") and bool(info.get("invalid", False))
+        exhausted = not self._awaiting and self.cursor >= len(self.plan)
+        if (failed or exhausted) and not self._awaiting and self.calls >= self.max_calls:
+            self._log["call_limit_reached"] = True  # no more requests: finish the plan, then stop
+        elif (failed or exhausted) and not self._awaiting:
+            note = None
+            if not failed:
+                note = ("You said stop, but the task is not done yet." if self._said_stop
+                        else "Your plan has ended, but the task is not done yet.")
+            self.plan, self.cursor = [], 0
+            self.messages.append({"role": "user", "content": feedback_message(
+                self.memory.feedback, self.memory.location, self.memory.holding, self.memory.unvisited, note)})
+            self._awaiting = True
+        if self._awaiting:
+            if self.calls >= self.max_calls:  # the last requests failed: give up
+                self._awaiting = False
+                self._log["call_limit_reached"] = True
+            else:
+                error = self._request()
+                if error is not None:
+                    return self.spend_invalid(info, "error", error)
+        if self.cursor < len(self.plan):
+            step = self.plan[self.cursor]
+            self._said_stop = step.skill == STOP_ID
+        return self.next_action(info)
+
+    def _request(self) -> str | None:
+        """Ask for a plan; adopts it and returns None, or returns the error text."""
+        self.calls += 1
+        request = self.messages[-1]["content"]
+        t0 = time.perf_counter()
+        try:
+            answer, extra = self._complete()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            logger.warning("%s: request %d failed: %s", self.name, self.calls, error)
+            self.log_call(request, None, time.perf_counter() - t0, error=error)
+            return error
+        seconds = time.perf_counter() - t0
+        self.messages.append({"role": "assistant", "content": answer})
+        self._awaiting = False
+        steps: list[ParsedStep] = parse_plan(answer, max_steps=self.max_plan_steps)
+        if not steps:
+            logger.info("%s: no skill in the answer %r", self.name, answer[:200])
+        self.set_plan(steps, answer)
+        self.log_call(request, answer, seconds, **extra)
+        return None
+
+    def _complete(self) -> tuple[str, dict[str, Any]]:
+        import openai
+
+        kwargs: dict[str, Any] = {"model": self.model, "messages": self.messages, "temperature": self.temperature,
+                                  self._token_param: self.max_tokens}
+        if self.seed is not None:
+            kwargs["seed"] = self.seed
+        try:
+            response = self.client.chat.completions.create(**kwargs)
+        except openai.BadRequestError as exc:  # newer OpenAI models only take max_completion_tokens
+            if self._token_param == "max_tokens" and "max_completion_tokens" in str(exc):
+                self._token_param = "max_completion_tokens"
+                kwargs["max_completion_tokens"] = kwargs.pop("max_tokens")
+                response = self.client.chat.completions.create(**kwargs)
+            else:
+                raise
+        if not response.choices:
+            raise RuntimeError("the response has no choices")
+        choice = response.choices[0]
+        content = choice.message.content
+        extra: dict[str, Any] = {"finish_reason": choice.finish_reason}
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            extra["prompt_tokens"] = usage.prompt_tokens
+            extra["completion_tokens"] = usage.completion_tokens
+            details = getattr(usage, "prompt_tokens_details", None)
+            if details is not None and getattr(details, "cached_tokens", None) is not None:
+                extra["cached_tokens"] = details.cached_tokens
+        return (content if isinstance(content, str) else ""), extra
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                pass
