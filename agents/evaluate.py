@@ -87,8 +87,8 @@ class Runner:
         episode = env.unwrapped.episode
         record = {"dataset": dataset, "index": index, "episode_id": episode.episode_id,
                   "instruction": episode.instruction, "actions": actions, "feedback": feedback,
-                  "success": bool(info["success"]), "steps": len(actions), "invalid": invalid, "reward": round(total, 4),
                   **episode_metrics(bool(info["success"]), len(actions), invalid),
+                  "success": bool(info["success"]), "steps": len(actions), "invalid": invalid, "reward": round(total, 4),
                   "agent": self.agent.episode_log()}
         if video_dir:
             from gym_langrearrange.render.video import save_gif

@@ -163,9 +163,7 @@ class SkillCatalog:
         reason = self.check(state, skill_id)
         skill = SKILLS[skill_id]
         if reason is not None:
-            verb, _, _ = skill.text.partition("(")
-            what = f"{verb} {skill.target}" if skill.target else verb
-            return False, f"Could not {what}: {reason}."
+            return False, f"Could not {_FAILED[skill.kind].format(skill.target)}: {reason}."
         kind, arg = self._kind[skill_id], self._arg[skill_id]
         if kind == SkillKind.NAVIGATE:
             state.robot_at = arg
@@ -191,5 +189,8 @@ class SkillCatalog:
             return True, f"You closed {_the(arg)}."
         return True, "You stopped."
 
+
+_FAILED = {SkillKind.NAVIGATE: "navigate to the {}", SkillKind.PICK: "pick {}", SkillKind.PLACE: "place on the {}",
+           SkillKind.OPEN: "open the {}", SkillKind.CLOSE: "close the {}", SkillKind.STOP: "stop"}
 
 SKILL_CATALOG = SkillCatalog()
