@@ -1,4 +1,5 @@
 """ZS-LLaMA with SmolLM2 end to end, and the plan-following rules of the zero-shot planners."""
+import json
 from types import SimpleNamespace
 
 import gymnasium as gym
@@ -101,6 +102,7 @@ def test_zs_llama_episode(llama, env):
     assert call["plan"] and "error" not in call
     assert call["new_tokens"] <= 12 and call["prompt_tokens"] > 400
     assert log["instruction"] and isinstance(log["steps"], list)
+    assert json.loads(json.dumps(log)) == log
 
 
 def test_zs_llama_reuses_the_prompt_prefix(llama, env):
@@ -149,10 +151,12 @@ def test_zs_chatgpt_replans_from_feedback(env):
     assert client.requests[1][-2] == {"role": "assistant", "content": f"pick(apple)\nnavigate({place})"}
     # after "stop", the episode went on: the model is told so
     third = client.requests[2][-1]["content"]
-    assert "You said stop" in third and f"You are at the {place}" in third and place not in third.split("Not visited")[-1]
+    assert "You said stop" in third and f"You are at the {place}" in third
+    assert place not in third.split("Not visited")[-1]
     log = agent.episode_log()
     assert log["errors"] == 0 and len(log["calls"]) == 3 and log["call_limit_reached"]
     assert log["calls"][2]["plan"] == ["<unparseable: mumble>"]
+    assert json.loads(json.dumps(log)) == log
     assert trace[0][1]["invalid"]
     assert all(a == STOP_ID for a, _ in trace[-5:])  # out of calls: stop
 
@@ -171,3 +175,11 @@ def test_zs_chatgpt_needs_a_key_or_a_server(monkeypatch):
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
         ZSChatGPT()
+
+
+def test_zs_chatgpt_takes_the_served_model_or_asks_for_one():
+    assert ZSChatGPT(client=ScriptedClient(), base_url="http://127.0.0.1:9/v1").model == "scripted"
+    client = ScriptedClient()
+    client.models = SimpleNamespace(list=lambda: [SimpleNamespace(id="a"), SimpleNamespace(id="b")])
+    with pytest.raises(ValueError, match="pass model="):
+        ZSChatGPT(client=client, base_url="http://127.0.0.1:9/v1")

@@ -1,4 +1,6 @@
 """ZS-Flamingo's plumbing with a tiny random vision-language model built offline."""
+import json
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -39,6 +41,7 @@ def test_tiny_vlm_episode(tmp_path):
     call = log["calls"][0]
     assert "error" not in call and isinstance(call["answer"], str) and call["answer"]  # the model's (gibberish) answer
     assert 1 <= call["new_tokens"] <= 16 and call["plan"]
+    assert json.loads(json.dumps(log)) == log
     assert log["unparseable_steps"] >= 1 or any(s["source"] == "plan" for s in log["steps"])
 
 

@@ -37,12 +37,14 @@ CORPUS = [
      ["navigate(cabinet drawer 4)", "open(cabinet drawer 4)", "pick(apple)", "navigate(left counter)",
       "place(left counter)", "stop"]),
     # a code fence with prose around it
-    ("Sure! Here is the plan:\n```python\nplan = [\n  navigate(\"sink\"),\n  pick(\"sponge\"),\n  navigate(\"chair\"),\n"
+    ("Sure! Here is the plan:\n```python\nplan = [\n  navigate(\"sink\"),\n  pick(\"sponge\"),\n"
+     "  navigate(\"chair\"),\n"
      "  place_on_recep(\"chair\"),\n  STOP\n]\n```\nThis moves the sponge to the chair.",
      ["navigate(sink)", "pick(sponge)", "navigate(chair)", "place(chair)", "stop"]),
     ("```\nnavigate(shelf)\npick(book)\n```", ["navigate(shelf)", "pick(book)"]),
     # an unclosed fence (the answer was cut by the token limit)
-    ("Plan:\n```\nnavigate(shelf)\npick(book)\nnavigate(sofa)\npla", ["navigate(shelf)", "pick(book)", "navigate(sofa)", "?"]),
+    ("Plan:\n```\nnavigate(shelf)\npick(book)\nnavigate(sofa)\npla",
+     ["navigate(shelf)", "pick(book)", "navigate(sofa)", "?"]),
     # numbered and bulleted lists
     ("1. navigate(sofa)\n2. pick(ball)\n3. navigate(chair)\n4. place(chair)\n5. stop",
      ["navigate(sofa)", "pick(ball)", "navigate(chair)", "place(chair)", "stop"]),

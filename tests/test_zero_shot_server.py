@@ -79,6 +79,7 @@ def test_zs_chatgpt_through_the_local_server(server, env):
     for call in log["calls"]:
         assert "error" not in call and isinstance(call["answer"], str) and call["answer"].strip()
         assert call["completion_tokens"] <= 32 and call["plan"]
+    assert json.loads(json.dumps(log)) == log
     if len(log["calls"]) == 2:  # the re-planning request reused the server's cache of the conversation
         assert log["calls"][1]["request"].startswith("Feedback:") and log["calls"][1]["cached_tokens"] > 500
     agent.close()

@@ -35,8 +35,8 @@ class ZSChatGPT(PlanFollower):
     """Zero-shot planner that re-plans from feedback, through an OpenAI-compatible API.
 
     Keyword options (strings from the CLI are converted):
-        model: the served model's name. Default: the first model the server lists when
-            ``base_url`` is given, else ``"gpt-4o-mini"`` (the paper used gpt-3.5-turbo).
+        model: the served model's name. Default: the model the server lists when ``base_url``
+            is given and it serves exactly one, else ``"gpt-4o-mini"`` (the paper used gpt-3.5-turbo).
         base_url: e.g. ``"http://127.0.0.1:8000/v1"``; default: ``$OPENAI_BASE_URL`` or OpenAI.
         api_key: default ``$OPENAI_API_KEY``; a dummy key is used for loopback servers.
         timeout: seconds per request (default 60).
@@ -94,6 +94,9 @@ class ZSChatGPT(PlanFollower):
             logger.warning("%s: could not list the models at %s (%s); using %r", self.name, self.base_url, exc,
                            DEFAULT_MODEL)
             return DEFAULT_MODEL
+        if len(listed) > 1:
+            raise ValueError(f"the server at {self.base_url} serves {len(listed)} models "
+                             f"({', '.join(listed[:5])}{', ...' if len(listed) > 5 else ''}): pass model=<one of them>")
         return listed[0] if listed else DEFAULT_MODEL
 
     # --- episode ------------------------------------------------------------------------------

@@ -79,8 +79,8 @@ class ZSFlamingo(PlanFollower):
             return [{"type": "text", "text": t}]
 
         turns = [{"role": role, "content": text(t)} for role, t in EXAMPLES]
-        last = {"role": "user", "content": [{"type": "image"},
-                                            {"type": "text", "text": f"{instruction_message(instruction)}\n{IMAGE_NOTE}"}]}
+        task = f"{instruction_message(instruction)}\n{IMAGE_NOTE}"
+        last = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": task}]}
         if with_system:
             return [{"role": "system", "content": text(SYSTEM_PROMPT)}, *turns, last]
         # templates without a system role: put it in front of the first user turn

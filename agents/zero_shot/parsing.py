@@ -23,7 +23,9 @@ What is forgiven:
 What is not: a skill naming something the world does not have (``pick(unicorn)``), or
 one the environment has no skill for (``place(cabinet drawer 1)``: drawers are not place
 targets) is an unparseable step, as is a list item that says nothing we understand.
-Prose outside lists is ignored. The plan ends at its first ``stop``.
+Prose outside lists is ignored, except skills written inside it that name real things
+and short lines that start with a skill's verb ("Navigate to the sofa."). The plan ends
+at its first ``stop``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gym_langrearrange.catalog import CATEGORIES, CATEGORY_INFO, DRAWERS, FRIDGE, OPENABLE, PLACE_TARGETS, RECEPTACLES
+from gym_langrearrange.catalog import CATEGORY_INFO, DRAWERS, FRIDGE, OPENABLE, PLACE_TARGETS, RECEPTACLES
 from gym_langrearrange.skills import SKILL_CATALOG, STOP_ID
 
 
@@ -70,8 +72,8 @@ def _receptacle_names() -> dict[str, str]:
                   "tvstand": "TV stand", "couch": "sofa", "armchair": "chair", "refrigerator": FRIDGE,
                   "fridge door": FRIDGE, "kitchen sink": "sink", "bookshelf": "shelf", "shelves": "shelf"})
     for i, d in enumerate(DRAWERS, start=1):
-        for form in (f"drawer {i}", f"cabinet {i}", f"cabinet drawer{i}", f"cabinetdrawer {i}", f"cabinet drawer no {i}",
-                     f"drawer{i}", f"cabinet{i}"):
+        for form in (f"drawer {i}", f"cabinet {i}", f"cabinet drawer{i}", f"cabinetdrawer {i}",
+                     f"cabinet drawer no {i}", f"drawer{i}", f"cabinet{i}"):
             names[form] = d
     return names
 

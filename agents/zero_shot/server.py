@@ -46,6 +46,7 @@ import json
 import logging
 import os
 import queue
+import select
 import socket
 import subprocess
 import sys
@@ -57,7 +58,7 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from agents.zero_shot.parsing import plan_complete
 
@@ -102,7 +103,8 @@ class ChatModel:
         self.created = int(time.time())
         self._lock = threading.Lock()
 
-    def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+    def complete(self, body: dict[str, Any], cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Answer one chat-completions request body; ``cancelled()`` true ends generation early."""
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             raise RequestError("'messages' must be a non-empty list")
@@ -129,11 +131,15 @@ class ChatModel:
             raise RequestError("temperature must be >= 0")
         stop = body.get("stop") or []
         stop = [stop] if isinstance(stop, str) else [str(s) for s in stop]
+        tests = [t for t in (plan_complete if self.plan_stop else None, cancelled) if t is not None]
+
+        def should_stop(text: str) -> bool:
+            return any(t(text) if t is plan_complete else t() for t in tests)
+
         with self._lock:
             ids = self.generator.chat_ids(chat)
             gen = self.generator.generate(ids, max_new_tokens=max_tokens, stop_strings=stop,
-                                          stop=plan_complete if self.plan_stop else None,
-                                          temperature=temperature, seed=seed)
+                                          stop=should_stop if tests else None, temperature=temperature, seed=seed)
         logger.info("chat: %d prompt tokens (%d cached), %d new, %.2f s", gen.prompt_tokens, gen.cached_tokens,
                     gen.new_tokens, gen.seconds)
         return {
@@ -170,6 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
         self._send(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
 
+    def _client_gone(self) -> bool:
+        """Whether the client closed the connection (e.g. it timed out): then stop generating for it."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = self.path.split("?")[0].rstrip("/")
         if path in ("/v1/models", "/models"):
@@ -196,7 +210,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise RequestError("the body must be a JSON object")
-            self._send(200, self.chat_model.complete(body))
+            reply = self.chat_model.complete(body, cancelled=self._client_gone)
+            if not self._client_gone():
+                self._send(200, reply)
         except (RequestError, json.JSONDecodeError) as exc:
             self._error(400, str(exc))
         except Exception as exc:  # keep serving
