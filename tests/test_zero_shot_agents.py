@@ -13,6 +13,7 @@ from agents.zero_shot.base import invalid_action
 from agents.zero_shot.local_lm import Generation, LocalGenerator
 from gym_langrearrange.catalog import RECEPTACLES
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
+from episode_helpers import run_episode
 
 
 @pytest.fixture(scope="module")
@@ -20,19 +21,6 @@ def env():
     e = gym.make("LangRearrange-v0", split="train", render=False)
     yield e
     e.close()
-
-
-def run_episode(agent, env, seed=0):
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs, info)
-    trace, done = [], False
-    while not done:
-        action = agent.act(obs, info)
-        assert isinstance(action, int) and 0 <= action < NUM_SKILLS
-        obs, _, terminated, truncated, info = env.step(action)
-        trace.append((action, info))
-        done = terminated or truncated
-    return trace
 
 
 class FakeGenerator:

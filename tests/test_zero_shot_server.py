@@ -10,7 +10,7 @@ import pytest
 import gym_langrearrange  # noqa: F401  (registers the env)
 from agents.zero_shot import ZSChatGPT
 from agents.zero_shot.server import local_server
-from gym_langrearrange.skills import NUM_SKILLS
+from episode_helpers import run_episode
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +35,6 @@ def post(url, body):
             return resp.status, json.load(resp)
     except urllib.error.HTTPError as err:
         return err.code, json.load(err)
-
-
-def run_episode(agent, env, seed):
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs, info)
-    trace, done = [], False
-    while not done:
-        action = agent.act(obs, info)
-        assert isinstance(action, int) and 0 <= action < NUM_SKILLS
-        obs, _, terminated, truncated, info = env.step(action)
-        trace.append((action, info))
-        done = terminated or truncated
-    return trace
 
 
 def test_openai_schema(server):
