@@ -149,6 +149,22 @@ def test_zs_chatgpt_replans_from_feedback(env):
     assert all(a == STOP_ID for a, _ in trace[-5:])  # out of calls: stop
 
 
+@pytest.mark.parametrize("stop_on_repeat", ["true", "false"])
+def test_zs_chatgpt_stops_asking_when_a_replan_repeats_the_failed_plan(env, stop_on_repeat):
+    looping = "pick(apple)\npick(apple)"  # fails at once, wherever the robot starts: it holds nothing
+    client = ScriptedClient([looping] * 8)
+    agent = ZSChatGPT(client=client, model="scripted", max_calls=5, stop_on_repeat=stop_on_repeat)
+    trace = run_episode(agent, env, seed=7)
+    log = agent.episode_log()
+    if stop_on_repeat == "true":
+        assert len(client.requests) == 2 and log["repeated_plan"] and "call_limit_reached" not in log
+        # the repeated plan is still carried out, then the agent stops
+        assert [SKILL_CATALOG.text(a) for a, _ in trace[1:3]] == ["pick(apple)", "pick(apple)"]
+        assert all(a == STOP_ID for a, _ in trace[3:])
+    else:
+        assert len(client.requests) == 5 and log["call_limit_reached"] and "repeated_plan" not in log
+
+
 def test_zs_chatgpt_survives_client_errors(env):
     agent = ZSChatGPT(client=ScriptedClient(error=RuntimeError("boom")), model="scripted", max_calls=4)
     trace = run_episode(agent, env, seed=6)

@@ -13,6 +13,11 @@ itself, a hosted open model, vLLM, llama.cpp's server, or ``agents.zero_shot.ser
 costs one invalid step (the next step tries again), an unparseable answer or step costs
 one invalid step, and at most ``max_calls`` requests are made per episode; after that
 the agent finishes its plan and then says ``stop``.
+
+A re-plan identical to the plan before it also ends the requests (``stop_on_repeat``,
+on by default). At temperature 0 a model that answers new feedback with the plan that
+just failed is in a loop: small models such as SmolLM2-135M repeat the same answer to
+every later request too, so asking again only costs time (or money) and changes nothing.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import time
 from typing import Any
 
 from agents.zero_shot.base import PlanFollower
+from agents.zero_shot.local_lm import as_bool
 from agents.zero_shot.parsing import ParsedStep, parse_plan
 from agents.zero_shot.prompt import Message, build_messages, feedback_message
 from gym_langrearrange.skills import STOP_ID
@@ -42,6 +48,7 @@ class ZSChatGPT(PlanFollower):
         timeout: seconds per request (default 60).
         max_retries: the client's own retries per request (default 2).
         max_calls: LLM requests per episode (default 8).
+        stop_on_repeat: stop asking once a re-plan repeats the previous plan (default True).
         max_tokens: answer length limit (default 256).
         temperature: default 0 (greedy on our local server).
         seed: passed to the API when given (some servers honour it).
@@ -54,7 +61,8 @@ class ZSChatGPT(PlanFollower):
     def __init__(self, model: str | None = None, base_url: str | None = None, api_key: str | None = None,
                  timeout: float | str = 60.0, max_retries: int | str = 2, max_calls: int | str = 8,
                  max_tokens: int | str = 256, temperature: float | str = 0.0, seed: int | str | None = None,
-                 max_plan_steps: int | str = 32, name: str | None = None, client: Any = None, **_: Any) -> None:
+                 max_plan_steps: int | str = 32, stop_on_repeat: bool | str = True, name: str | None = None,
+                 client: Any = None, **_: Any) -> None:
         super().__init__()
         if name:
             self.name = str(name)
@@ -66,6 +74,7 @@ class ZSChatGPT(PlanFollower):
         self.temperature = float(temperature)
         self.seed = None if seed in (None, "", "none", "None") else int(seed)
         self.max_plan_steps = int(max_plan_steps)
+        self.stop_on_repeat = as_bool(stop_on_repeat)
         self._token_param = "max_tokens"
         if client is None:
             import openai
@@ -84,6 +93,8 @@ class ZSChatGPT(PlanFollower):
         self.calls = 0
         self._awaiting = False  # whether the conversation ends with a user turn that has no answer yet
         self._said_stop = False
+        self._looping = False
+        self._previous_plan: list[str] | None = None
 
     def _default_model(self) -> str:
         if self.base_url is None:
@@ -108,6 +119,8 @@ class ZSChatGPT(PlanFollower):
         self.calls = 0
         self._awaiting = True
         self._said_stop = False
+        self._looping = False
+        self._previous_plan = None
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
         try:
@@ -122,8 +135,9 @@ class ZSChatGPT(PlanFollower):
         last = self.observe(info)
         failed = last is not None and last[0] in ("skill", "unparseable") and bool(info.get("invalid", False))
         exhausted = not self._awaiting and self.cursor >= len(self.plan)
-        if (failed or exhausted) and not self._awaiting and self.calls >= self.max_calls:
-            self._log["call_limit_reached"] = True  # no more requests: finish the plan, then stop
+        if (failed or exhausted) and not self._awaiting and (self.calls >= self.max_calls or self._looping):
+            if not self._looping:
+                self._log["call_limit_reached"] = True  # no more requests: finish the plan, then stop
         elif (failed or exhausted) and not self._awaiting:
             note = None
             if not failed:
@@ -165,6 +179,11 @@ class ZSChatGPT(PlanFollower):
         if not steps:
             logger.info("%s: no skill in the answer %r", self.name, answer[:200])
         self.set_plan(steps, answer)
+        plan = [step.text for step in self.plan]
+        if self.stop_on_repeat and plan == self._previous_plan:
+            self._looping = True
+            self._log["repeated_plan"] = True
+        self._previous_plan = plan
         self.log_call(request, answer, seconds, **extra)
         return None
 
