@@ -147,3 +147,112 @@ class TrainingProgress(BaseCallback):
     def _on_training_end(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+# --- the training scripts' shared command line and loop ---------------------------------------
+
+def training_arguments(description: str, out: str, n_minibatches: int) -> "argparse.ArgumentParser":
+    """The options every training script has (data, budget, envs, checkpoints, evaluation)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--split", default="train", help="dataset to train on (default train)")
+    p.add_argument("--episodes", default=None, help="train on an episode JSON file instead of --split")
+    p.add_argument("--steps", type=int, default=100_000, help="environment steps in total (all ranks)")
+    p.add_argument("--envs", type=int, default=8, help="environments per process/rank")
+    p.add_argument("--subproc", action="store_true", help="SubprocVecEnv instead of DummyVecEnv")
+    p.add_argument("--n-steps", type=int, default=32, help="rollout steps per env between updates")
+    p.add_argument("--n-minibatches", type=int, default=n_minibatches)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--max-tokens", type=int, default=48, help="instruction length in tokens")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=out)
+    p.add_argument("--checkpoint-every", type=int, default=10_000)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    p.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--heldout", default=None, help="episode file evaluated every --eval-every steps (learning curve)")
+    p.add_argument("--eval-every", type=int, default=0)
+    p.add_argument("--eval-episodes", type=int, default=20, help="final evaluation episodes per dataset (0: none)")
+    p.add_argument("--eval-datasets", default="train,new_scenes,rephrasing")
+    return p
+
+
+def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
+    """``--envs`` tokenized envs for this rank (Dummy or Subproc), seeded apart across ranks."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    fns = [env_factory(tokenizer, args.max_tokens, args.split, args.episodes, args.image_size,
+                       seed=args.seed + 1000 * rank + i) for i in range(args.envs)]
+    return SubprocVecEnv(fns) if args.subproc else DummyVecEnv(fns)
+
+
+def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None], Any], meta: dict[str, Any], tokenizer: Any,
+                 device: str, rank: int = 0, world: int = 1,
+                 on_ready: Callable[[Any], None] | None = None) -> Any:
+    """Build (or resume) a model, train it with progress/checkpoints/held-out evals, save, evaluate.
+
+    ``build(venv, tensorboard_log)`` makes a fresh model; ``algorithm.load`` resumes one. Writes
+    ``OUT/checkpoint/``, ``OUT/tb/``, ``OUT/curve.json``, ``OUT/evals.json`` (with
+    ``--heldout``) and ``OUT/eval/`` (final ``agents.evaluate`` run). Returns the model.
+    """
+    out = Path(args.out)
+    checkpoint = out / "checkpoint"
+    name = meta["name"]
+    venv = make_vec_env(args, tokenizer, rank)
+    tb = str(out / "tb") if rank == 0 else None
+    if args.resume and (checkpoint / "model.zip").exists():
+        model = algorithm.load(checkpoint / "model.zip", env=venv, device=device, tensorboard_log=tb)
+        if rank == 0:
+            print(f"resumed from {checkpoint} at {model.num_timesteps * world} steps")
+    else:
+        model = build(venv, tb)
+    broadcast_parameters(model.policy)
+    if on_ready is not None:
+        on_ready(model)
+    per_rank = max(args.steps // world - model.num_timesteps, 0)
+    evaluator = (heldout_evaluator(args.heldout, tokenizer, args.max_tokens, out, name)
+                 if args.heldout and rank == 0 else None)
+    progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world,
+                                time_budget=args.time_budget, eval_every=args.eval_every, evaluator=evaluator)
+    model.learn(per_rank, callback=progress, reset_num_timesteps=False)
+    if rank == 0:
+        if evaluator is not None:
+            progress.run_evaluation()
+            _extend_json(out / "evals.json", progress.evals, args.resume)
+        save_checkpoint(model, checkpoint, meta)
+        _extend_json(out / "curve.json", progress.curve, args.resume)
+        print(f"saved {checkpoint} ({model.num_timesteps * world} steps)")
+        if args.eval_episodes > 0:
+            from agents.evaluate import main as evaluate
+
+            evaluate(["--agent", str(checkpoint), "--name", name, "--datasets", args.eval_datasets, "--episodes",
+                      str(args.eval_episodes), "--out", str(out / "eval"), "--no-progress"])
+    venv.close()
+    return model
+
+
+def _extend_json(path: Path, items: list[Any], resume: bool) -> None:
+    previous = json.loads(path.read_text()) if resume and path.exists() else []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(previous + list(items), indent=1))
+
+
+def heldout_evaluator(episodes: str, tokenizer: Any, max_tokens: int, out: Path, name: str) -> Callable[[Any], float]:
+    """model -> greedy success on a held-out episode file, through the standard evaluation harness."""
+    from agents.core.agent import SB3Agent
+    from agents.evaluate import EvalConfig, evaluate
+    from gym_langrearrange.wrappers import InstructionTokenizer
+
+    transform = InstructionTokenizer(tokenizer, max_tokens).transform
+
+    def run(model: Any) -> float:
+        agent = SB3Agent(model, name=name, obs_transform=transform)
+        cfg = EvalConfig(agent=name, datasets=["heldout"], episodes=10**6, episodes_file=str(Path(episodes).resolve()),
+                         name=name)
+        folder = out / "heldout" / f"step{model.num_timesteps:09d}"
+        report = evaluate(cfg, folder, progress=False, agent=agent)
+        return float(next(iter(report["summary"].values()))["success"])
+
+    return run

@@ -27,9 +27,9 @@ from torch import nn
 from torch.distributions import Categorical
 
 from agents.core.vision import make_visual_encoder
-from agents.llarp.backbone import Backbone, load_backbone
+from agents.core.backbone import Backbone, load_backbone
+from agents.core.observations import PROPRIO_KEYS, proprio_dim
 
-PROPRIO_KEYS = ("arm_joints", "is_holding", "egomotion")
 _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
 
 
@@ -94,8 +94,7 @@ class LLaRPPolicy(BasePolicy):
         self.tokenizer = llm.tokenizer
         self.hidden_size = d = llm.hidden_size
         self.llm.requires_grad_(not (freeze_llm and pretrained))
-        self.proprio_dim = sum(int(np.prod(observation_space[k].shape)) for k in PROPRIO_KEYS
-                               if k in observation_space.spaces) if proprio != "none" else 0
+        self.proprio_dim = proprio_dim(observation_space) if proprio != "none" else 0
         self.visual = make_visual_encoder(visual_encoder, visual_dim)
         in_dim = self.visual.out_dim + (self.proprio_dim if proprio == "concat" else 0)
         self.obs_proj = nn.Linear(in_dim, tokens_per_step * d)

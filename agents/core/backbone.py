@@ -1,4 +1,4 @@
-"""The LLM backbone of LLaRP: a pretrained decoder stack without its LM head (paper §3).
+"""A pretrained LLM's decoder stack without its LM head: LLaRP's backbone (paper §3), the LSTM baselines' encoder.
 
 ``load_backbone`` accepts the packaged ``"smollm2-135m"`` (default) and ``"gemma3-270m"``,
 a GGUF file, a local Hugging Face folder or hub id (e.g. LLaMA-7B on a GPU box), or a

@@ -1,0 +1,78 @@
+"""Train the LSTM baselines (sb3-contrib RecurrentPPO) on Language Rearrangement.
+
+    python examples/train_lstm.py --encoder llm-resampler --out runs/lstm-llm-resampler   # LSTM-LLaMA (SmolLM2)
+    python examples/train_lstm.py --encoder llm-final --out runs/lstm-llm-final           # fine-tuned LLM encoder
+    python examples/train_lstm.py --encoder t5 --encoder-model path/to/flan-t5-base --out runs/lstm-flan
+    python examples/train_lstm.py --resume --out runs/lstm-llm-resampler                  # continue a run
+
+Same outputs as ``train_llarp.py``: ``OUT/checkpoint/`` (atomic, periodic), ``OUT/tb/``,
+``OUT/curve.json``, ``OUT/evals.json`` with ``--heldout``, final ``agents.evaluate`` in
+``OUT/eval/``. Defaults are the paper's Table 3 for the LSTM baselines: Adam, lr 3e-4,
+4 minibatches, 2 epochs, entropy 0.01, value 0.5, 32 rollout steps.
+
+Run names say what the encoder really is: ``lstm-t5[MODEL]`` (LSTM-Flan when MODEL is
+Flan-T5), ``lstm-llm-resampler[MODEL]`` (LSTM-LLaMA with MODEL in LLaMA's place) and
+``lstm-llm-final[MODEL]`` (fine-tuned LLM, the offline stand-in for LSTM-Flan).
+``--encoder-model tiny`` builds a tiny random T5/Llama (tests).
+"""
+from __future__ import annotations
+
+import torch
+from sb3_contrib import RecurrentPPO
+
+from agents.core.llm import load_tokenizer
+from agents.core.training import pick_device, run_training, training_arguments
+from agents.core.backbone import tiny_llama_config
+from agents.lstm import ENCODERS, InstructionLstmPolicy, lstm_ppo_kwargs
+
+
+def tiny_t5_config(vocab_size: int):
+    from transformers import T5Config
+
+    return T5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = training_arguments(__doc__, out="runs/lstm", n_minibatches=4)
+    p.add_argument("--encoder", default="llm-resampler", choices=ENCODERS)
+    p.add_argument("--encoder-model", default=None,
+                   help="t5: a local T5 folder or hub id (required); llm-*: smollm2-135m (default), gemma3-270m, "
+                        "a .gguf file or HF folder; 'tiny': a tiny random model (tests)")
+    p.add_argument("--freeze-encoder", action="store_true", help="keep the t5 / llm-final encoder frozen")
+    p.add_argument("--lstm-hidden", type=int, default=512)
+    p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
+    args = p.parse_args(argv)
+    if args.encoder == "t5" and args.encoder_model is None:
+        p.error("--encoder t5 needs --encoder-model PATH (a local Flan-T5 folder; none ships offline) or 'tiny'")
+    if args.encoder == "llm-resampler" and args.freeze_encoder:
+        p.error("--freeze-encoder is implied by llm-resampler (its LLM is always frozen)")
+    if "RANK" in __import__("os").environ:
+        p.error("DD-PPO (torchrun) is available for LLaRP only; run this script as one process")
+
+    device = pick_device(args.device)
+    torch.manual_seed(args.seed)
+    model_name = args.encoder_model or "smollm2-135m"
+    tiny = model_name == "tiny"
+    tokenizer_name = "smollm2-135m" if tiny or args.encoder != "t5" else model_name
+    tokenizer = load_tokenizer(tokenizer_name)
+    extractor = dict(encoder=args.encoder, encoder_model=model_name, visual_encoder=args.visual_encoder)
+    if tiny:
+        extractor["encoder_config"] = tiny_t5_config(len(tokenizer)) if args.encoder == "t5" else tiny_llama_config()
+    if args.encoder != "llm-resampler":
+        extractor["finetune"] = not args.freeze_encoder
+    name = f"lstm-{args.encoder}[{model_name}]" + ("-frozen" if args.freeze_encoder else "")
+    meta = {"algorithm": "sb3_contrib:RecurrentPPO", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
+            "name": name, "encoder": args.encoder, "encoder_model": model_name}
+    hyper = lstm_ppo_kwargs(args.envs, args.n_steps, args.n_minibatches)
+    hyper["learning_rate"] = args.lr
+
+    def build(venv, tensorboard_log):
+        return RecurrentPPO(InstructionLstmPolicy, venv, seed=args.seed, device=device,
+                            tensorboard_log=tensorboard_log, **hyper,
+                            policy_kwargs=dict(features_extractor_kwargs=extractor, lstm_hidden_size=args.lstm_hidden))
+
+    run_training(args, algorithm=RecurrentPPO, build=build, meta=meta, tokenizer=tokenizer, device=device)
+
+
+if __name__ == "__main__":
+    main()
