@@ -201,7 +201,7 @@ def test_train_script_resumes_and_its_checkpoint_evaluates(tmp_path):
               "--n-steps", "16", "--image-size", "32", "--max-tokens", "24", "--out", str(out)]
     subprocess.run(common + ["--steps", "128", "--eval-episodes", "0"], check=True, capture_output=True)
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
-    assert meta["num_timesteps"] == 128 and meta["name"] == "lstm-t5[tiny]"
+    assert meta["num_timesteps"] == 128 and meta["name"] == "lstm-t5[tiny]" and meta["train_seconds"] > 0
     done = subprocess.run(common + ["--steps", "192", "--resume", "--eval-episodes", "2", "--eval-datasets", "train"],
                           check=True, capture_output=True, text=True)
     assert "resumed from" in done.stdout and "at 128 steps" in done.stdout

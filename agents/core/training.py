@@ -78,23 +78,29 @@ def save_checkpoint(model: Any, folder: Path, meta: dict[str, Any]) -> Path:
 class TrainingProgress(BaseCallback):
     """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only).
 
-    Optionally stops after ``time_budget`` seconds, and every ``eval_every`` steps calls
-    ``evaluator(model) -> held-out success``, recorded in ``curve`` with steps and wall time.
+    Optionally stops after ``time_budget`` seconds of training (counted across resumes:
+    checkpoints record ``train_seconds``), and every ``eval_every`` steps calls
+    ``evaluator(model) -> held-out success``. ``curve`` (training success by step) and
+    ``evals`` (held-out success by step and training seconds) start from ``curve`` /
+    ``evals`` of earlier runs and are written to ``log_dir`` as they grow, so a killed run
+    keeps them up to its last checkpoint.
     """
 
     def __init__(self, total: int, checkpoint_dir: Path, meta: dict[str, Any], every: int, rank: int = 0,
                  world: int = 1, time_budget: float | None = None, eval_every: int = 0,
-                 evaluator: Callable[[Any], float] | None = None) -> None:
+                 evaluator: Callable[[Any], float] | None = None, log_dir: Path | None = None,
+                 time_offset: float = 0.0, curve: list | None = None, evals: list | None = None) -> None:
         super().__init__()
         self.total, self.checkpoint_dir, self.meta, self.every = total, Path(checkpoint_dir), meta, every
         self.rank, self.world = rank, world
         self.time_budget, self.eval_every, self.evaluator = time_budget, eval_every, evaluator
+        self.log_dir, self.time_offset = (Path(log_dir) if log_dir else None), time_offset
         self._next_eval = 0
-        self.evals: list[dict[str, float]] = []
+        self.evals: list[dict[str, float]] = list(evals or [])
         self._next_save = every
         self._bar = None
         self._successes: list[float] = []
-        self.curve: list[tuple[int, float]] = []
+        self.curve: list[tuple[int, float]] = [tuple(c) for c in curve or []]
 
     def _on_training_start(self) -> None:
         if self.rank == 0:
@@ -112,7 +118,7 @@ class TrainingProgress(BaseCallback):
                 self._successes.append(float(info.get("success", False)))
         self._successes = self._successes[-200:]
         if self._bar is not None:
-            rate = (self.model.num_timesteps - self._s0) * self.world / max(time.perf_counter() - self._t0, 1e-9)
+            rate = (self.model.num_timesteps - self._s0) * self.world / max(self.elapsed() - self.time_offset, 1e-9)
             success = np.mean(self._successes) if self._successes else float("nan")
             self._bar.set_postfix_str(f"{rate:.0f} steps/s, success {success:.1%}", refresh=False)
             self._bar.update(self.model.num_timesteps * self.world - self._bar.n)  # redraws at most every 0.1 s
@@ -121,8 +127,8 @@ class TrainingProgress(BaseCallback):
         return True
 
     def elapsed(self) -> float:
-        """Training wall time so far, without the time spent in held-out evaluations."""
-        return time.perf_counter() - self._t0 - self._eval_time
+        """Training wall time so far (earlier runs included), without held-out evaluations."""
+        return self.time_offset + time.perf_counter() - self._t0 - self._eval_time
 
     def _on_rollout_end(self) -> None:
         if self._successes:
@@ -130,11 +136,18 @@ class TrainingProgress(BaseCallback):
             self.curve.append((self.model.num_timesteps * self.world, float(np.mean(self._successes))))
         steps = self.model.num_timesteps * self.world
         if self.rank == 0 and steps >= self._next_save:
-            save_checkpoint(self.model, self.checkpoint_dir, self.meta)
-            self._next_save += self.every
+            self.save()
+            self._next_save = (steps // self.every + 1) * self.every
         if self.rank == 0 and self.evaluator is not None and self.eval_every and steps >= self._next_eval:
             self.run_evaluation()
             self._next_eval = steps + self.eval_every
+
+    def save(self) -> None:
+        """Checkpoint (with the training seconds so far), then the curves up to it."""
+        save_checkpoint(self.model, self.checkpoint_dir, {**self.meta, "train_seconds": round(self.elapsed(), 1)})
+        if self.log_dir is not None:
+            _write_json(self.log_dir / "curve.json", self.curve)
+            _write_json(self.log_dir / "evals.json", self.evals)
 
     def run_evaluation(self) -> None:
         t0 = time.perf_counter()
@@ -143,6 +156,8 @@ class TrainingProgress(BaseCallback):
         self.evals.append({"steps": self.model.num_timesteps * self.world, "seconds": round(self.elapsed(), 1),
                            "heldout_success": success})
         self.logger.record("eval/heldout_success", success)
+        if self.log_dir is not None:
+            _write_json(self.log_dir / "evals.json", self.evals)
 
     def _on_training_end(self) -> None:
         if self._bar is not None:
@@ -202,10 +217,15 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     name = meta["name"]
     venv = make_vec_env(args, tokenizer, rank)
     tb = str(out / "tb") if rank == 0 else None
+    time_offset, curve, evals = 0.0, [], []
     if args.resume and (checkpoint / "model.zip").exists():
         model = algorithm.load(checkpoint / "model.zip", env=venv, device=device, tensorboard_log=tb)
+        steps = model.num_timesteps * world
+        time_offset = float(json.loads((checkpoint / "agent.json").read_text()).get("train_seconds", 0.0))
+        curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
+        evals = [e for e in _read_json(out / "evals.json") if e["steps"] <= steps]
         if rank == 0:
-            print(f"resumed from {checkpoint} at {model.num_timesteps * world} steps")
+            print(f"resumed from {checkpoint} at {steps} steps, {time_offset:.0f} s of training")
     else:
         model = build(venv, tb)
     broadcast_parameters(model.policy)
@@ -215,14 +235,13 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     evaluator = (heldout_evaluator(args.heldout, tokenizer, args.max_tokens, out, name)
                  if args.heldout and rank == 0 else None)
     progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world,
-                                time_budget=args.time_budget, eval_every=args.eval_every, evaluator=evaluator)
+                                time_budget=args.time_budget, eval_every=args.eval_every, evaluator=evaluator,
+                                log_dir=out, time_offset=time_offset, curve=curve, evals=evals)
     model.learn(per_rank, callback=progress, reset_num_timesteps=False)
     if rank == 0:
-        if evaluator is not None:
+        if evaluator is not None and (not progress.evals or progress.evals[-1]["steps"] < model.num_timesteps * world):
             progress.run_evaluation()
-            _extend_json(out / "evals.json", progress.evals, args.resume)
-        save_checkpoint(model, checkpoint, meta)
-        _extend_json(out / "curve.json", progress.curve, args.resume)
+        progress.save()
         print(f"saved {checkpoint} ({model.num_timesteps * world} steps)")
         if args.eval_episodes > 0:
             from agents.evaluate import main as evaluate
@@ -233,10 +252,16 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     return model
 
 
-def _extend_json(path: Path, items: list[Any], resume: bool) -> None:
-    previous = json.loads(path.read_text()) if resume and path.exists() else []
+def _read_json(path: Path) -> list[Any]:
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _write_json(path: Path, items: list[Any]) -> None:
+    """Atomically: a reader (or a kill) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(previous + list(items), indent=1))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(list(items), indent=1))
+    os.replace(tmp, path)
 
 
 def heldout_evaluator(episodes: str, tokenizer: Any, max_tokens: int, out: Path, name: str) -> Callable[[Any], float]:

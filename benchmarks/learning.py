@@ -1,0 +1,182 @@
+"""Learning benchmark: LLaRP, LLaRP-Scratch and the LSTM baselines on one small subset, same budget.
+
+    python benchmarks/learning.py run --methods llarp,llarp-scratch --budget 10800 --parallel 2
+    python benchmarks/learning.py run --methods lstm-llm-resampler,lstm-llm-final --budget 10800 --parallel 2
+    python benchmarks/learning.py report            # one PNG + one markdown table of every method run so far
+
+Every method trains with its own script (``examples/train_llarp.py`` /
+``examples/train_lstm.py``) on the ``single-move`` subset (``benchmarks/subsets.py``:
+1,000 training episodes, 100 held-out ones) for ``--budget`` seconds of *training* time
+(held-out evaluations are not counted), with ``--parallel`` methods at a time, each
+limited to ``--threads`` torch threads, so methods run side by side share the machine
+evenly. Every ``--eval-every`` steps the checkpoint is evaluated greedily on the
+held-out episodes through ``agents.evaluate``. Runs are resumable: run the same command
+again after an interruption (checkpoints every ``--checkpoint-every`` steps, curves up to
+the last checkpoint are kept). ``report`` also evaluates the random agents on the same
+held-out episodes (10 seeds: one seed of 100 episodes usually measures 0) and writes
+``OUT/learning.png`` and ``OUT/learning.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+METHODS = {
+    "llarp": ["examples/train_llarp.py"],
+    "llarp-scratch": ["examples/train_llarp.py", "--scratch"],
+    "lstm-llm-resampler": ["examples/train_lstm.py", "--encoder", "llm-resampler"],
+    "lstm-llm-final": ["examples/train_lstm.py", "--encoder", "llm-final"],
+    "lstm-t5": ["examples/train_lstm.py", "--encoder", "t5"],  # needs --t5-model (a local Flan-T5 folder)
+}
+LABELS = {
+    "llarp": "LLaRP (SmolLM2-135M, frozen)",
+    "llarp-scratch": "LLaRP-Scratch",
+    "lstm-llm-resampler": "LSTM + frozen SmolLM2 + resampler (LSTM-LLaMA)",
+    "lstm-llm-final": "LSTM + fine-tuned SmolLM2 final token (Flan stand-in)",
+    "lstm-t5": "LSTM + fine-tuned T5 (LSTM-Flan)",
+}
+
+
+def subset_files(out: Path) -> tuple[Path, Path]:
+    folder = out / "subset"
+    train, heldout = folder / "single-move-train.json", folder / "single-move-heldout.json"
+    if not (train.exists() and heldout.exists()):
+        subprocess.run([sys.executable, "benchmarks/subsets.py", "--name", "single-move", "--out", str(folder)],
+                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return train, heldout
+
+
+def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -> list[str]:
+    cmd = [sys.executable, *METHODS[method], "--episodes", str(train), "--heldout", str(heldout),
+           "--eval-every", str(args.eval_every), "--time-budget", str(args.budget), "--steps", str(10**9),
+           "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
+           "--seed", str(args.seed), "--out", str(args.out / method), "--resume"]
+    if method == "lstm-t5":
+        if not args.t5_model:
+            raise SystemExit("error: lstm-t5 needs --t5-model PATH (a local Flan-T5 folder)")
+        cmd += ["--encoder-model", args.t5_model]
+    return cmd
+
+
+def read_evals(folder: Path) -> list[dict]:
+    path = folder / "evals.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def run(args: argparse.Namespace) -> None:
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        raise SystemExit(f"error: unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    train, heldout = subset_files(args.out)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TQDM_MININTERVAL": "30"}
+    waiting, running = list(args.methods), {}
+    while waiting or running:
+        while waiting and len(running) < args.parallel:
+            method = waiting.pop(0)
+            (args.out / method).mkdir(parents=True, exist_ok=True)
+            log = open(args.out / method / "train.log", "a")
+            running[method] = (subprocess.Popen(command(method, args, train, heldout), cwd=REPO, env=env,
+                                                stdout=log, stderr=subprocess.STDOUT), log)
+            print(f"started {method} (log: {args.out / method / 'train.log'})", flush=True)
+        time.sleep(args.status_every)
+        for method, (proc, log) in list(running.items()):
+            evals = read_evals(args.out / method)
+            last = evals[-1] if evals else None
+            state = "running" if proc.poll() is None else f"exited {proc.returncode}"
+            shown = (f"{last['steps']} steps, {last['seconds'] / 3600:.2f} h, held-out success "
+                     f"{last['heldout_success']:.1%}") if last else "no evaluation yet"
+            print(f"[{time.strftime('%H:%M:%S')}] {method}: {state}; {shown}", flush=True)
+            if proc.poll() is not None:
+                log.close()
+                del running[method]
+                if proc.returncode != 0:
+                    print(f"{method} failed: see {args.out / method / 'train.log'}", flush=True)
+
+
+def random_success(out: Path, heldout: Path, agent: str, seeds: int = 10) -> float:
+    """Mean held-out success of a random agent over ``seeds`` seeds (random rarely succeeds here:
+    100 episodes alone would usually measure 0, which makes "3x random" meaningless)."""
+    values = []
+    for seed in range(seeds):
+        folder = out / "baselines" / f"{agent}-seed{seed}"
+        if not (folder / "summary.json").exists():
+            subprocess.run([sys.executable, "-m", "agents.evaluate", "--agent", agent, "--episodes-file",
+                            str(heldout), "--seed", str(seed), "--out", str(folder), "--no-progress"],
+                           cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        summary = json.loads((folder / "summary.json").read_text())["summary"]
+        values.append(float(next(iter(summary.values()))["success"]))
+    return sum(values) / len(values)
+
+
+def report(args: argparse.Namespace) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, heldout = subset_files(args.out)
+    baselines = {agent: random_success(args.out, heldout, agent) for agent in ("random", "random-masked")}
+    runs = {m: read_evals(args.out / m) for m in METHODS if read_evals(args.out / m)}
+    fig, (by_time, by_steps) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for method, evals in runs.items():
+        hours = [e["seconds"] / 3600 for e in evals]
+        steps = [e["steps"] for e in evals]
+        success = [100 * e["heldout_success"] for e in evals]
+        by_time.plot(hours, success, marker="o", label=LABELS[method])
+        by_steps.plot(steps, success, marker="o", label=LABELS[method])
+    for axis in (by_time, by_steps):
+        for agent, value in baselines.items():
+            axis.axhline(100 * value, linestyle="--" if agent == "random" else ":", color="grey", label=agent)
+        axis.grid(alpha=0.3)
+    top = max([5.0] + [100 * e["heldout_success"] for evals in runs.values() for e in evals])
+    by_time.set_ylim(0, 1.1 * top)
+    by_time.set(xlabel="training time (h, this 2-core CPU)", ylabel="held-out success (%)",
+                title="single-move subset: held-out success")
+    by_steps.set(xlabel="environment steps")
+    by_steps.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(args.out / "learning.png", dpi=120)
+    rows = ["| method | steps | training h | final held-out success | best | × random |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for method, evals in runs.items():
+        final, best = evals[-1]["heldout_success"], max(e["heldout_success"] for e in evals)
+        ratio = f"{final / baselines['random']:.1f}" if baselines["random"] > 0 else "n/a (random = 0)"
+        rows.append(f"| {LABELS[method]} | {evals[-1]['steps']:,} | {evals[-1]['seconds'] / 3600:.2f} | "
+                    f"{final:.1%} | {best:.1%} | {ratio} |")
+    for agent, value in baselines.items():
+        rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - |")
+    table = "\n".join(rows)
+    note = "random agents: mean over seeds 0-9 of the same 100 held-out episodes"
+    (args.out / "learning.md").write_text(f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")
+    print(table)
+    print(f"wrote {args.out / 'learning.png'} and {args.out / 'learning.md'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["run", "report"])
+    p.add_argument("--methods", default="llarp,llarp-scratch", type=lambda s: [m for m in s.split(",") if m])
+    p.add_argument("--budget", type=float, default=3 * 3600, help="training seconds per method")
+    p.add_argument("--parallel", type=int, default=2, help="methods trained at the same time")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per method")
+    p.add_argument("--envs", type=int, default=8)
+    p.add_argument("--eval-every", type=int, default=20_000)
+    p.add_argument("--checkpoint-every", type=int, default=5_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--t5-model", default=None, help="local Flan-T5 folder for lstm-t5")
+    p.add_argument("--status-every", type=float, default=60.0, help="seconds between status lines")
+    p.add_argument("--out", type=Path, default=Path("runs/learning"))
+    args = p.parse_args(argv)
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    run(args) if args.command == "run" else report(args)
+
+
+if __name__ == "__main__":
+    main()
