@@ -23,14 +23,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import DummyVecEnv
-from torch.distributions import Categorical
 
 from agents.core.llm import load_tokenizer, model_source
 from agents.core.training import env_factory
 from agents.llarp import LLaRP, tiny_llama_config
+from agents.llarp.diagnostics import rollout_update_gap
 
 MAX_TOKENS = 48
 
@@ -83,21 +82,8 @@ def rollout_vs_update(backbone: str, tokenizer: Any, args: argparse.Namespace, l
     and how many rollouts began inside an episode (must be > 0 for the check to cover that case)."""
     venv = make_venv(tokenizer, args, seed=100, stagger=True)
     model = make_model(backbone, venv, llm_dtype, n_steps=args.equiv_n_steps)
-    model._setup_learn(10**9, callback=None)
-    callback = CallbackList([])
-    callback.init_callback(model)
-    worst, prefixed = 0.0, 0
-    for _ in range(args.equiv_rollouts):  # no update in between: the parameters stay the same
-        model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
-        prefixed += sum(bool(p) for p in model.rollout_buffer.prefix)
-        with torch.no_grad():
-            for batch in model.rollout_buffer.sequence_batches(2):
-                logits, values = model.policy.evaluate_sequences(batch.instruction, batch.instruction_mask,
-                                                                 batch.steps, batch.step_mask)
-                logp = Categorical(logits=logits[batch.score_mask]).log_prob(batch.actions)
-                worst = max(worst, (logp - batch.old_log_prob).abs().max().item(),
-                            (values[batch.score_mask] - batch.old_values).abs().max().item())
-    return worst, prefixed
+    gap = rollout_update_gap(model, rollouts=args.equiv_rollouts, minibatches=2)
+    return max(gap.log_prob, gap.value), gap.continued
 
 
 def all_tensors(model: LLaRP) -> dict[str, torch.Tensor]:

@@ -1,6 +1,7 @@
 """What every training script shares: env construction, progress, atomic checkpoints, resume, DD-PPO setup."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -166,10 +167,8 @@ class TrainingProgress(BaseCallback):
 
 # --- the training scripts' shared command line and loop ---------------------------------------
 
-def training_arguments(description: str, out: str, n_minibatches: int) -> "argparse.ArgumentParser":
+def training_arguments(description: str, out: str, n_minibatches: int) -> argparse.ArgumentParser:
     """The options every training script has (data, budget, envs, checkpoints, evaluation)."""
-    import argparse
-
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", default="train", help="dataset to train on (default train)")
     p.add_argument("--episodes", default=None, help="train on an episode JSON file instead of --split")
