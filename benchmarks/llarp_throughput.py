@@ -5,6 +5,11 @@
 Rollout = collecting n_steps x envs transitions (policy decoding with the KV cache + env
 stepping); update = the PPO pass over them; end to end = both, as in ``learn``. The first
 update is a warm-up and not counted. Medians over the counted updates.
+
+To tell a slow implementation from a slow machine, one more round runs under
+``torch.utils.flop_counter.FlopCounterMode`` (not timed): FLOPs per environment step,
+against the GFLOP/s this CPU reaches on a large matmul with the same threads, give the
+steps/s the hardware would allow if every FLOP ran at matmul peak.
 """
 from __future__ import annotations
 
@@ -57,6 +62,8 @@ def main() -> None:
             rollout.append(t1 - t0)
             update.append(t2 - t1)
     r, u = statistics.median(rollout), statistics.median(update)
+    flops = count_flops(model, callback, args.n_steps)
+    peak = matmul_gflops()
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"backbone {args.backbone} ({args.llm_dtype}), {args.envs} envs x {args.n_steps} steps, "
           f"{args.image_size}px, torch threads {torch.get_num_threads()}")
@@ -65,6 +72,31 @@ def main() -> None:
     print(f"| PPO update | {u:.2f} | {steps / u:,.0f} |")
     print(f"| end to end | {r + u:.2f} | {steps / (r + u):,.0f} |")
     print(f"peak memory (RSS): {peak_gib:.2f} GiB")
+    per_step = flops / steps / 1e9
+    print(f"FLOPs per env step (rollout + update): {per_step:.2f} GFLOP; achieved {flops / (r + u) / 1e9:.1f} "
+          f"GFLOP/s; this CPU's fp32 matmul peak {peak:.1f} GFLOP/s -> at most {peak / per_step:,.0f} steps/s "
+          f"end to end if every FLOP ran at that peak")
+
+
+def count_flops(model: LLaRP, callback: CallbackList, n_steps: int) -> float:
+    """FLOPs of one rollout + one update (matmuls, convolutions, attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, n_steps)
+        model.train()
+    return float(counter.get_total_flops())
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
+    """Median GFLOP/s of an n x n fp32 matmul with the current torch threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / statistics.median(times) / 1e9
 
 
 if __name__ == "__main__":
