@@ -202,8 +202,8 @@ def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
     return SubprocVecEnv(fns) if args.subproc else DummyVecEnv(fns)
 
 
-def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None], Any], meta: dict[str, Any], tokenizer: Any,
-                 device: str, rank: int = 0, world: int = 1,
+def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None], Any], meta: dict[str, Any],
+                 tokenizer: Any, device: str, rank: int = 0, world: int = 1,
                  on_ready: Callable[[Any], None] | None = None) -> Any:
     """Build (or resume) a model, train it with progress/checkpoints/held-out evals, save, evaluate.
 
