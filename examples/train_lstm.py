@@ -17,6 +17,8 @@ Flan-T5), ``lstm-llm-resampler[MODEL]`` (LSTM-LLaMA with MODEL in LLaMA's place)
 """
 from __future__ import annotations
 
+import os
+
 import torch
 from sb3_contrib import RecurrentPPO
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--encoder t5 needs --encoder-model PATH (a local Flan-T5 folder; none ships offline) or 'tiny'")
     if args.encoder == "llm-resampler" and args.freeze_encoder:
         p.error("--freeze-encoder is implied by llm-resampler (its LLM is always frozen)")
-    if "RANK" in __import__("os").environ:
+    if "RANK" in os.environ:
         p.error("DD-PPO (torchrun) is available for LLaRP only; run this script as one process")
 
     device = pick_device(args.device)

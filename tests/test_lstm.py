@@ -50,8 +50,7 @@ def tiny_model(venv, encoder, tokenizer, n_steps=8, **extractor):
 
 def rollout_actions(model, venv, steps=20):
     """Deterministic actions over `steps` vec-env steps, carrying the LSTM state across episodes."""
-    obs, state = venv.reset(), None
-    starts = np.ones(venv.num_envs, dtype=bool)
+    state, starts = None, np.ones(venv.num_envs, dtype=bool)
     venv.seed(123)
     obs = venv.reset()
     actions = []

@@ -51,11 +51,10 @@ class InstructionEncoder(nn.Module):
         return self
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out_dtype = torch.float32
-        out = torch.zeros(tokens.shape[0], self.out_dim, device=tokens.device, dtype=out_dtype)
+        out = torch.zeros(tokens.shape[0], self.out_dim, device=tokens.device)
         real = mask.sum(1) > 0
         if bool(real.any()):
-            out[real] = self.encode(tokens[real], mask[real]).to(out_dtype)
+            out[real] = self.encode(tokens[real], mask[real]).float()
         return out
 
     def encode(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -77,8 +76,7 @@ class FinalTokenEncoder(InstructionEncoder):
         self.out_dim = hidden_size
 
     def encode(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and any(p.requires_grad
-                                                                     for p in self.language_model.parameters())):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune):
             hidden = self.hidden_states(tokens, mask)  # (U, T, H)
         last = mask.sum(1) - 1  # (U,) right padding: index of the final real token
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
