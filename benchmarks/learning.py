@@ -9,7 +9,8 @@ Every method trains with its own script (``examples/train_llarp.py`` /
 1,000 training episodes, 100 held-out ones) for ``--budget`` seconds of *training* time
 (held-out evaluations are not counted), with ``--parallel`` methods at a time, each
 limited to ``--threads`` torch threads, so methods run side by side share the machine
-evenly. Every ``--eval-every`` steps the checkpoint is evaluated greedily on the
+evenly. LLaRP's LLM runs in fp32 here (``--llarp-dtype``; the package default is bf16):
+on this CPU fp32 decodes ~3x faster. Every ``--eval-every`` steps the checkpoint is evaluated greedily on the
 held-out episodes through ``agents.evaluate``. Runs are resumable: run the same command
 again after an interruption (checkpoints every ``--checkpoint-every`` steps, curves up to
 the last checkpoint are kept). ``report`` also evaluates the random agents on the same
@@ -57,6 +58,8 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
            "--eval-every", str(args.eval_every), "--time-budget", str(args.budget), "--steps", str(10**9),
            "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
            "--seed", str(args.seed), "--out", str(args.out / method), "--resume"]
+    if method.startswith("llarp"):
+        cmd += ["--llm-dtype", args.llarp_dtype]
     if method == "lstm-t5":
         if not args.t5_model:
             raise SystemExit("error: lstm-t5 needs --t5-model PATH (a local Flan-T5 folder)")
@@ -169,6 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-every", type=int, default=20_000)
     p.add_argument("--checkpoint-every", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--llarp-dtype", default="float32", choices=["float32", "bfloat16"],
+                   help="LLaRP's LLM dtype here: this CPU runs SmolLM2 ~3x faster in fp32 than in bf16 "
+                        "(benchmarks/llarp_throughput.py), so the budget buys ~3x more steps")
     p.add_argument("--t5-model", default=None, help="local Flan-T5 folder for lstm-t5")
     p.add_argument("--status-every", type=float, default=60.0, help="seconds between status lines")
     p.add_argument("--out", type=Path, default=Path("runs/learning"))
