@@ -68,8 +68,16 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
 
 
 def read_evals(folder: Path) -> list[dict]:
+    """Held-out evaluations of one method, each with its mean return added from the episode records
+    (while success is 0, the return from subgoal rewards shows whether a method learns at all)."""
     path = folder / "evals.json"
-    return json.loads(path.read_text()) if path.exists() else []
+    evals = json.loads(path.read_text()) if path.exists() else []
+    for e in evals:
+        records = folder / "heldout" / f"step{e['steps']:09d}" / "episodes.jsonl"
+        if records.exists():
+            returns = [json.loads(line)["reward"] for line in records.read_text().splitlines() if line.strip()]
+            e["heldout_return"] = sum(returns) / len(returns)
+    return evals
 
 
 def run(args: argparse.Namespace) -> None:
@@ -102,10 +110,10 @@ def run(args: argparse.Namespace) -> None:
                     print(f"{method} failed: see {args.out / method / 'train.log'}", flush=True)
 
 
-def random_success(out: Path, heldout: Path, agent: str, seeds: int = 10) -> float:
-    """Mean held-out success of a random agent over ``seeds`` seeds (random rarely succeeds here:
-    100 episodes alone would usually measure 0, which makes "3x random" meaningless)."""
-    values = []
+def random_baseline(out: Path, heldout: Path, agent: str, seeds: int = 10) -> tuple[float, float]:
+    """Mean held-out success and return of a random agent over ``seeds`` seeds (random rarely succeeds
+    here: 100 episodes alone would usually measure 0, which makes "3x random" meaningless)."""
+    successes, returns = [], []
     for seed in range(seeds):
         folder = out / "baselines" / f"{agent}-seed{seed}"
         if not (folder / "summary.json").exists():
@@ -113,8 +121,10 @@ def random_success(out: Path, heldout: Path, agent: str, seeds: int = 10) -> flo
                             str(heldout), "--seed", str(seed), "--out", str(folder), "--no-progress"],
                            cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         summary = json.loads((folder / "summary.json").read_text())["summary"]
-        values.append(float(next(iter(summary.values()))["success"]))
-    return sum(values) / len(values)
+        successes.append(float(next(iter(summary.values()))["success"]))
+        lines = (folder / "episodes.jsonl").read_text().splitlines()
+        returns += [json.loads(line)["reward"] for line in lines if line.strip()]
+    return sum(successes) / len(successes), sum(returns) / len(returns)
 
 
 def report(args: argparse.Namespace) -> None:
@@ -124,36 +134,46 @@ def report(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
 
     _, heldout = subset_files(args.out)
-    baselines = {agent: random_success(args.out, heldout, agent) for agent in ("random", "random-masked")}
+    measured = {agent: random_baseline(args.out, heldout, agent) for agent in ("random", "random-masked")}
+    baselines = {agent: success for agent, (success, _) in measured.items()}
     runs = {m: read_evals(args.out / m) for m in METHODS if read_evals(args.out / m)}
-    fig, (by_time, by_steps) = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, (by_time, by_steps, returns) = plt.subplots(1, 3, figsize=(17, 4.5))
     for method, evals in runs.items():
         hours = [e["seconds"] / 3600 for e in evals]
         steps = [e["steps"] for e in evals]
         success = [100 * e["heldout_success"] for e in evals]
         by_time.plot(hours, success, marker="o", label=LABELS[method])
         by_steps.plot(steps, success, marker="o", label=LABELS[method])
+        shown = [(h, e["heldout_return"]) for h, e in zip(hours, evals) if "heldout_return" in e]
+        returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=LABELS[method])
     for axis in (by_time, by_steps):
         for agent, value in baselines.items():
             axis.axhline(100 * value, linestyle="--" if agent == "random" else ":", color="grey", label=agent)
         axis.grid(alpha=0.3)
+    for agent, (_, value) in measured.items():
+        returns.axhline(value, linestyle="--" if agent == "random" else ":", color="grey", label=agent)
+    returns.grid(alpha=0.3)
     top = max([5.0] + [100 * e["heldout_success"] for evals in runs.values() for e in evals])
     by_time.set_ylim(0, 1.1 * top)
-    by_time.set(xlabel="training time (h, this 2-core CPU)", ylabel="held-out success (%)",
+    by_steps.set_ylim(0, 1.1 * top)
+    by_time.set(xlabel="training time (h, one core of this 2-core CPU)", ylabel="held-out success (%)",
                 title="single-move subset: held-out success")
-    by_steps.set(xlabel="environment steps")
+    by_steps.set(xlabel="environment steps", title="held-out success by steps")
+    returns.set(xlabel="training time (h)", ylabel="mean episode return",
+                title="held-out return (subgoals +5, success +10)")
     by_steps.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(args.out / "learning.png", dpi=120)
-    rows = ["| method | steps | training h | final held-out success | best | × random |",
-            "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| method | steps | training h | final held-out success | best | × random | final held-out return |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for method, evals in runs.items():
         final, best = evals[-1]["heldout_success"], max(e["heldout_success"] for e in evals)
         ratio = f"{final / baselines['random']:.1f}" if baselines["random"] > 0 else "n/a (random = 0)"
+        ret = f"{evals[-1]['heldout_return']:.2f}" if "heldout_return" in evals[-1] else "-"
         rows.append(f"| {LABELS[method]} | {evals[-1]['steps']:,} | {evals[-1]['seconds'] / 3600:.2f} | "
-                    f"{final:.1%} | {best:.1%} | {ratio} |")
-    for agent, value in baselines.items():
-        rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - |")
+                    f"{final:.1%} | {best:.1%} | {ratio} | {ret} |")
+    for agent, (value, ret) in measured.items():
+        rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - | {ret:.2f} |")
     table = "\n".join(rows)
     note = "random agents: mean over seeds 0-9 of the same 100 held-out episodes"
     (args.out / "learning.md").write_text(f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")

@@ -194,12 +194,16 @@ def training_arguments(description: str, out: str, n_minibatches: int) -> argpar
 
 
 def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
-    """``--envs`` tokenized envs for this rank (Dummy or Subproc), seeded apart across ranks."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+    """``--envs`` tokenized envs for this rank (Dummy or Subproc), seeded apart across ranks.
+
+    ``VecMonitor`` makes SB3 log ``rollout/ep_rew_mean`` and ``ep_len_mean``: while success is
+    still 0, the return (subgoal rewards) is what shows whether an agent is learning.
+    """
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     fns = [env_factory(tokenizer, args.max_tokens, args.split, args.episodes, args.image_size,
                        seed=args.seed + 1000 * rank + i) for i in range(args.envs)]
-    return SubprocVecEnv(fns) if args.subproc else DummyVecEnv(fns)
+    return VecMonitor(SubprocVecEnv(fns) if args.subproc else DummyVecEnv(fns))
 
 
 def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None], Any], meta: dict[str, Any],
