@@ -67,16 +67,23 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
     return cmd
 
 
+def mean_return(records: Path) -> float | None:
+    """Mean episode return of an ``agents.evaluate`` results file (None if there is none)."""
+    from agents.evaluate import read_records
+
+    returns = [r["reward"] for r in read_records(records)]
+    return sum(returns) / len(returns) if returns else None
+
+
 def read_evals(folder: Path) -> list[dict]:
     """Held-out evaluations of one method, each with its mean return added from the episode records
     (while success is 0, the return from subgoal rewards shows whether a method learns at all)."""
     path = folder / "evals.json"
     evals = json.loads(path.read_text()) if path.exists() else []
     for e in evals:
-        records = folder / "heldout" / f"step{e['steps']:09d}" / "episodes.jsonl"
-        if records.exists():
-            returns = [json.loads(line)["reward"] for line in records.read_text().splitlines() if line.strip()]
-            e["heldout_return"] = sum(returns) / len(returns)
+        ret = mean_return(folder / "heldout" / f"step{e['steps']:09d}" / "episodes.jsonl")
+        if ret is not None:
+            e["heldout_return"] = ret
     return evals
 
 
@@ -122,8 +129,7 @@ def random_baseline(out: Path, heldout: Path, agent: str, seeds: int = 10) -> tu
                            cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         summary = json.loads((folder / "summary.json").read_text())["summary"]
         successes.append(float(next(iter(summary.values()))["success"]))
-        lines = (folder / "episodes.jsonl").read_text().splitlines()
-        returns += [json.loads(line)["reward"] for line in lines if line.strip()]
+        returns.append(mean_return(folder / "episodes.jsonl"))
     return sum(successes) / len(successes), sum(returns) / len(returns)
 
 
@@ -134,9 +140,8 @@ def report(args: argparse.Namespace) -> None:
     import matplotlib.pyplot as plt
 
     _, heldout = subset_files(args.out)
-    measured = {agent: random_baseline(args.out, heldout, agent) for agent in ("random", "random-masked")}
-    baselines = {agent: success for agent, (success, _) in measured.items()}
-    runs = {m: read_evals(args.out / m) for m in METHODS if read_evals(args.out / m)}
+    baselines = {agent: random_baseline(args.out, heldout, agent) for agent in ("random", "random-masked")}
+    runs = {m: evals for m in METHODS if (evals := read_evals(args.out / m))}
     fig, (by_time, by_steps, returns) = plt.subplots(1, 3, figsize=(17, 4.5))
     for method, evals in runs.items():
         hours = [e["seconds"] / 3600 for e in evals]
@@ -146,13 +151,13 @@ def report(args: argparse.Namespace) -> None:
         by_steps.plot(steps, success, marker="o", label=LABELS[method])
         shown = [(h, e["heldout_return"]) for h, e in zip(hours, evals) if "heldout_return" in e]
         returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=LABELS[method])
-    for axis in (by_time, by_steps):
-        for agent, value in baselines.items():
-            axis.axhline(100 * value, linestyle="--" if agent == "random" else ":", color="grey", label=agent)
+    for agent, (success, ret) in baselines.items():
+        style = dict(linestyle="--" if agent == "random" else ":", color="grey", label=agent)
+        by_time.axhline(100 * success, **style)
+        by_steps.axhline(100 * success, **style)
+        returns.axhline(ret, **style)
+    for axis in (by_time, by_steps, returns):
         axis.grid(alpha=0.3)
-    for agent, (_, value) in measured.items():
-        returns.axhline(value, linestyle="--" if agent == "random" else ":", color="grey", label=agent)
-    returns.grid(alpha=0.3)
     top = max([5.0] + [100 * e["heldout_success"] for evals in runs.values() for e in evals])
     by_time.set_ylim(0, 1.1 * top)
     by_steps.set_ylim(0, 1.1 * top)
@@ -168,11 +173,12 @@ def report(args: argparse.Namespace) -> None:
             "|---|---:|---:|---:|---:|---:|---:|"]
     for method, evals in runs.items():
         final, best = evals[-1]["heldout_success"], max(e["heldout_success"] for e in evals)
-        ratio = f"{final / baselines['random']:.1f}" if baselines["random"] > 0 else "n/a (random = 0)"
+        random_success = baselines["random"][0]
+        ratio = f"{final / random_success:.1f}" if random_success > 0 else "n/a (random = 0)"
         ret = f"{evals[-1]['heldout_return']:.2f}" if "heldout_return" in evals[-1] else "-"
         rows.append(f"| {LABELS[method]} | {evals[-1]['steps']:,} | {evals[-1]['seconds'] / 3600:.2f} | "
                     f"{final:.1%} | {best:.1%} | {ratio} | {ret} |")
-    for agent, (value, ret) in measured.items():
+    for agent, (value, ret) in baselines.items():
         rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - | {ret:.2f} |")
     table = "\n".join(rows)
     note = "random agents: mean over seeds 0-9 of the same 100 held-out episodes"

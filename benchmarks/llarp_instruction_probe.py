@@ -54,12 +54,12 @@ def main() -> None:
 
     hook = policy.trunk.register_forward_hook(grab)
     with torch.no_grad():
-        for _ in range(args.episodes):
-            obs, _ = env.reset()
+        for index in range(args.episodes):
+            obs, _ = env.reset(options={"episode_index": index})
             o = {k: torch.as_tensor(v)[None] for k, v in obs.items()}
             policy.act(o, StepContext.empty(1, torch.device("cpu")), torch.tensor([True]))
             goal = json.dumps(env.unwrapped.episode.goal)
-            found = re.search(r"\((?:X), ([^)]*)\)", goal)  # on_top(X, R) / inside(X, R)
+            found = re.search(r"\(X, ([^)]*)\)", goal)  # on_top(X, R) / inside(X, R)
             labels.append(found.group(1) if found else "?")
     hook.remove()
     names = sorted(set(labels))
