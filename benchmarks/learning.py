@@ -143,6 +143,7 @@ def report(args: argparse.Namespace) -> None:
     baselines = {agent: random_baseline(args.out, heldout, agent) for agent in ("random", "random-masked")}
     runs = {m: evals for m in METHODS if (evals := read_evals(args.out / m))}
     fig, (by_time, by_steps, returns) = plt.subplots(1, 3, figsize=(17, 4.5))
+    by_steps.sharey(by_time)  # both success panels, one scale
     for method, evals in runs.items():
         hours = [e["seconds"] / 3600 for e in evals]
         steps = [e["steps"] for e in evals]
@@ -160,7 +161,6 @@ def report(args: argparse.Namespace) -> None:
         axis.grid(alpha=0.3)
     top = max([5.0] + [100 * e["heldout_success"] for evals in runs.values() for e in evals])
     by_time.set_ylim(0, 1.1 * top)
-    by_steps.set_ylim(0, 1.1 * top)
     by_time.set(xlabel="training time (h, one core of this 2-core CPU)", ylabel="held-out success (%)",
                 title="single-move subset: held-out success")
     by_steps.set(xlabel="environment steps", title="held-out success by steps")
@@ -171,9 +171,9 @@ def report(args: argparse.Namespace) -> None:
     fig.savefig(args.out / "learning.png", dpi=120)
     rows = ["| method | steps | training h | final held-out success | best | × random | final held-out return |",
             "|---|---:|---:|---:|---:|---:|---:|"]
+    random_success = baselines["random"][0]
     for method, evals in runs.items():
         final, best = evals[-1]["heldout_success"], max(e["heldout_success"] for e in evals)
-        random_success = baselines["random"][0]
         ratio = f"{final / random_success:.1f}" if random_success > 0 else "n/a (random = 0)"
         ret = f"{evals[-1]['heldout_return']:.2f}" if "heldout_return" in evals[-1] else "-"
         rows.append(f"| {LABELS[method]} | {evals[-1]['steps']:,} | {evals[-1]['seconds'] / 3600:.2f} | "
