@@ -67,23 +67,28 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
     return cmd
 
 
-def mean_return(records: Path) -> float | None:
-    """Mean episode return of an ``agents.evaluate`` results file (None if there is none)."""
+def episode_stats(records: Path) -> dict:
+    """What the greedy held-out episodes did, from an ``agents.evaluate`` results file (empty if none):
+    mean return, how many collected a +5 subgoal (return > 4), and how many distinct 3-action openings
+    there are (1 means the policy ignores the instruction)."""
     from agents.evaluate import read_records
 
-    returns = [r["reward"] for r in read_records(records)]
-    return sum(returns) / len(returns) if returns else None
+    episodes = read_records(records)
+    if not episodes:
+        return {}
+    returns = [r["reward"] for r in episodes]
+    return {"heldout_return": sum(returns) / len(returns),
+            "heldout_subgoal": sum(ret > 4 for ret in returns),
+            "heldout_openings": len({tuple(r["actions"][:3]) for r in episodes})}
 
 
 def read_evals(folder: Path) -> list[dict]:
-    """Held-out evaluations of one method, each with its mean return added from the episode records
-    (while success is 0, the return from subgoal rewards shows whether a method learns at all)."""
+    """Held-out evaluations of one method, each with its episode statistics added (while success is 0,
+    the return from subgoal rewards shows whether a method learns at all)."""
     path = folder / "evals.json"
     evals = json.loads(path.read_text()) if path.exists() else []
     for e in evals:
-        ret = mean_return(folder / "heldout" / f"step{e['steps']:09d}" / "episodes.jsonl")
-        if ret is not None:
-            e["heldout_return"] = ret
+        e.update(episode_stats(folder / "heldout" / f"step{e['steps']:09d}" / "episodes.jsonl"))
     return evals
 
 
@@ -129,7 +134,7 @@ def random_baseline(out: Path, heldout: Path, agent: str, seeds: int = 10) -> tu
                            cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         summary = json.loads((folder / "summary.json").read_text())["summary"]
         successes.append(float(next(iter(summary.values()))["success"]))
-        returns.append(mean_return(folder / "episodes.jsonl"))
+        returns.append(episode_stats(folder / "episodes.jsonl")["heldout_return"])
     return sum(successes) / len(successes), sum(returns) / len(returns)
 
 
@@ -169,17 +174,20 @@ def report(args: argparse.Namespace) -> None:
     by_steps.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(args.out / "learning.png", dpi=120)
-    rows = ["| method | steps | training h | final held-out success | best | × random | final held-out return |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| method | steps | training h | final held-out success | best | × random | final held-out return "
+            "| episodes with a +5 subgoal | distinct openings |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     random_success = baselines["random"][0]
     for method, evals in runs.items():
         final, best = evals[-1]["heldout_success"], max(e["heldout_success"] for e in evals)
         ratio = f"{final / random_success:.1f}" if random_success > 0 else "n/a (random = 0)"
-        ret = f"{evals[-1]['heldout_return']:.2f}" if "heldout_return" in evals[-1] else "-"
-        rows.append(f"| {LABELS[method]} | {evals[-1]['steps']:,} | {evals[-1]['seconds'] / 3600:.2f} | "
-                    f"{final:.1%} | {best:.1%} | {ratio} | {ret} |")
+        last = evals[-1]
+        ret = f"{last['heldout_return']:.2f}" if "heldout_return" in last else "-"
+        rows.append(f"| {LABELS[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%} | "
+                    f"{best:.1%} | {ratio} | {ret} | {last.get('heldout_subgoal', '-')} | "
+                    f"{last.get('heldout_openings', '-')} |")
     for agent, (value, ret) in baselines.items():
-        rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - | {ret:.2f} |")
+        rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - | {ret:.2f} | - | - |")
     table = "\n".join(rows)
     note = "random agents: mean over seeds 0-9 of the same 100 held-out episodes"
     (args.out / "learning.md").write_text(f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")
