@@ -57,7 +57,7 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
     cmd = [sys.executable, *METHODS[method], "--episodes", str(train), "--heldout", str(heldout),
            "--eval-every", str(args.eval_every), "--time-budget", str(args.budget), "--steps", str(10**9),
            "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
-           "--seed", str(args.seed), "--out", str(args.out / method), "--resume"]
+           "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--out", str(args.out / method), "--resume"]
     if method.startswith("llarp"):
         cmd += ["--llm-dtype", args.llarp_dtype]
     if method == "lstm-t5":
@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-every", type=int, default=20_000)
     p.add_argument("--checkpoint-every", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ent-coef", type=float, default=0.01, help="entropy bonus of every method (paper: 0.01)")
     p.add_argument("--llarp-dtype", default="float32", choices=["float32", "bfloat16"],
                    help="LLaRP's LLM dtype here: this CPU runs SmolLM2 ~3x faster in fp32 than in bf16 "
                         "(benchmarks/llarp_throughput.py), so the budget buys ~3x more steps")

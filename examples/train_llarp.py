@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             "name": name, "backbone": args.backbone}
 
     def build(venv, tensorboard_log):
-        return LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, n_steps=args.n_steps,
+        return LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, ent_coef=args.ent_coef, n_steps=args.n_steps,
                      n_minibatches=args.n_minibatches, seed=args.seed + rank, device=device,
                      policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
 

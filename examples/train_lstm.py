@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
             "name": name, "encoder": args.encoder, "encoder_model": model_name}
     hyper = lstm_ppo_kwargs(args.envs, args.n_steps, args.n_minibatches)
     hyper["learning_rate"] = args.lr
+    hyper["ent_coef"] = args.ent_coef
 
     def build(venv, tensorboard_log):
         return RecurrentPPO(InstructionLstmPolicy, venv, seed=args.seed, device=device,

@@ -197,10 +197,14 @@ def test_bad_encoder_options_are_named(tokenizer):
 def test_train_script_resumes_and_its_checkpoint_evaluates(tmp_path):
     out = tmp_path / "run"
     common = [sys.executable, "examples/train_lstm.py", "--encoder", "t5", "--encoder-model", "tiny", "--envs", "2",
-              "--n-steps", "16", "--image-size", "32", "--max-tokens", "24", "--out", str(out)]
+              "--n-steps", "16", "--image-size", "32", "--max-tokens", "24", "--ent-coef", "0.05", "--out", str(out)]
     subprocess.run(common + ["--steps", "128", "--eval-episodes", "0"], check=True, capture_output=True)
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
     assert meta["num_timesteps"] == 128 and meta["name"] == "lstm-t5[tiny]" and meta["train_seconds"] > 0
+    zip_before = (out / "checkpoint" / "model.zip").read_bytes()
+    clash = subprocess.run(common + ["--steps", "192", "--resume", "--ent-coef", "0.01"], capture_output=True, text=True)
+    assert clash.returncode != 0 and "--ent-coef 0.01 differs from the checkpoint's 0.05" in clash.stderr
+    assert (out / "checkpoint" / "model.zip").read_bytes() == zip_before
     done = subprocess.run(common + ["--steps", "192", "--resume", "--eval-episodes", "2", "--eval-datasets", "train"],
                           check=True, capture_output=True, text=True)
     assert "resumed from" in done.stdout and "at 128 steps" in done.stdout
@@ -209,3 +213,4 @@ def test_train_script_resumes_and_its_checkpoint_evaluates(tmp_path):
     assert summary["summary"]["train"]["episodes"] == 2
     agent = load_agent(str(out / "checkpoint"))
     assert agent.name == "lstm-t5[tiny]" and agent.needs_rgb
+    assert load_from_zip_file(out / "checkpoint" / "model.zip")[0]["ent_coef"] == 0.05

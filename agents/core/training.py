@@ -178,6 +178,7 @@ def training_arguments(description: str, out: str, n_minibatches: int) -> argpar
     p.add_argument("--n-steps", type=int, default=32, help="rollout steps per env between updates")
     p.add_argument("--n-minibatches", type=int, default=n_minibatches)
     p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--ent-coef", type=float, default=0.01, help="entropy bonus (paper, Table 3: 0.01)")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--max-tokens", type=int, default=48, help="instruction length in tokens")
     p.add_argument("--device", default="auto")
@@ -223,6 +224,9 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     time_offset, curve, evals = 0.0, [], []
     if args.resume and (checkpoint / "model.zip").exists():
         model = algorithm.load(checkpoint / "model.zip", env=venv, device=device, tensorboard_log=tb)
+        if model.ent_coef != args.ent_coef:
+            raise SystemExit(f"error: --ent-coef {args.ent_coef} differs from the checkpoint's {model.ent_coef} "
+                             f"({checkpoint}); resume with --ent-coef {model.ent_coef} or use a new --out")
         steps = model.num_timesteps * world
         time_offset = float(json.loads((checkpoint / "agent.json").read_text()).get("train_seconds", 0.0))
         curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
