@@ -9,7 +9,9 @@ on the whole `pick` family, and how often each skill family was sampled. A polic
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,15 +27,16 @@ from gym_langrearrange.skills import SKILL_CATALOG
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="a LLaRP model.zip")
+    p.add_argument("model", help="a LLaRP model.zip (its agent.json beside it names the tokenizer)")
     p.add_argument("--episodes-file", default="runs/learning/subset/single-move-train.json")
     p.add_argument("--envs", type=int, default=8)
     p.add_argument("--steps", type=int, default=96, help="vector steps to sample")
     p.add_argument("--seed", type=int, default=100)
     args = p.parse_args()
     torch.manual_seed(args.seed)
-    tokenizer = load_tokenizer("smollm2-135m")
-    venv = DummyVecEnv([env_factory(tokenizer, 48, None, args.episodes_file, 64, seed=args.seed + i)
+    meta = json.loads((Path(args.model).parent / "agent.json").read_text())
+    tokenizer = load_tokenizer(meta["tokenizer"])
+    venv = DummyVecEnv([env_factory(tokenizer, meta["max_tokens"], None, args.episodes_file, 64, seed=args.seed + i)
                         for i in range(args.envs)])
     policy = LLaRP.load(args.model, env=venv, device="cpu").policy
     policy.set_training_mode(False)
