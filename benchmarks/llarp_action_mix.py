@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch.distributions import Categorical
 
@@ -33,20 +34,21 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=96, help="vector steps to sample")
     p.add_argument("--seed", type=int, default=100)
     args = p.parse_args()
-    torch.manual_seed(args.seed)
     meta = json.loads((Path(args.model).parent / "agent.json").read_text())
     tokenizer = load_tokenizer(meta["tokenizer"])
-    venv = DummyVecEnv([env_factory(tokenizer, meta["max_tokens"], None, args.episodes_file, 64, seed=args.seed + i)
-                        for i in range(args.envs)])
-    policy = LLaRP.load(args.model, env=venv, device="cpu").policy
+    policy = LLaRP.load(args.model, device="cpu").policy
+    image_size = policy.observation_space["rgb"].shape[-1]  # (3, H, W): the size the checkpoint was trained on
+    venv = DummyVecEnv([env_factory(tokenizer, meta["max_tokens"], None, args.episodes_file, image_size,
+                                    seed=args.seed + i) for i in range(args.envs)])
     policy.set_training_mode(False)
     families = [SKILL_CATALOG.text(i).split("(")[0] for i in range(venv.action_space.n)]
     pick = torch.tensor([f == "pick" for f in families])
     obs, starts, ctx = venv.reset(), np.ones(args.envs, bool), StepContext.empty(args.envs, torch.device("cpu"))
     entropy, p_pick, sampled = [], [], Counter()
+    torch.manual_seed(args.seed)  # right before sampling, so loading cannot shift the samples
     for _ in range(args.steps):
         with torch.no_grad():
-            logits, _, ctx = policy.act({k: torch.as_tensor(v) for k, v in obs.items()}, ctx, torch.as_tensor(starts))
+            logits, _, ctx = policy.act(obs_as_tensor(obs, policy.device), ctx, torch.as_tensor(starts))
         dist = Categorical(logits=logits)
         entropy.append(dist.entropy().mean().item())
         p_pick.append(dist.probs[:, pick].sum(1).mean().item())
