@@ -80,7 +80,7 @@ class TrainingProgress(BaseCallback):
     """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only).
 
     Optionally stops after ``time_budget`` seconds of training (counted across resumes:
-    checkpoints record ``train_seconds``), and every ``eval_every`` steps calls
+    checkpoints record ``train_seconds``; checked at each rollout's start), and every ``eval_every`` steps calls
     ``evaluator(model) -> held-out success``. ``curve`` (training success by step) and
     ``evals`` (held-out success by step and training seconds) start from ``curve`` /
     ``evals`` of earlier runs and are written to ``log_dir`` as they grow, so a killed run
@@ -111,6 +111,7 @@ class TrainingProgress(BaseCallback):
                              dynamic_ncols=True, desc="training")
         self._t0, self._s0 = time.perf_counter(), self.model.num_timesteps
         self._eval_time = 0.0
+        self._out_of_time = False
         self._next_eval = self.model.num_timesteps * self.world
 
     def _on_step(self) -> bool:
@@ -123,9 +124,26 @@ class TrainingProgress(BaseCallback):
             success = np.mean(self._successes) if self._successes else float("nan")
             self._bar.set_postfix_str(f"{rate:.0f} steps/s, success {success:.1%}", refresh=False)
             self._bar.update(self.model.num_timesteps * self.world - self._bar.n)  # redraws at most every 0.1 s
-        if self.time_budget is not None and self.elapsed() > self.time_budget:
+        return not self._out_of_time
+
+    def _on_rollout_start(self) -> None:
+        self._out_of_time = self._budget_spent()
+
+    def _budget_spent(self) -> bool:
+        """Whether ``time_budget`` is used up, by rank 0's clock on every rank.
+
+        Checked once per rollout on all ranks, so DD-PPO ranks stop after the same update: a rank
+        that stopped alone would leave the others waiting in the gradient all-reduce. Rank 0's clock
+        because only rank 0 runs (and discounts) the held-out evaluations.
+        """
+        if self.time_budget is None:
             return False
-        return True
+        spent = torch.tensor([float(self.elapsed() > self.time_budget)])
+        if self.world > 1:
+            if dist.get_backend() == "nccl":
+                spent = spent.cuda()
+            dist.broadcast(spent, src=0)
+        return bool(spent.item())
 
     def elapsed(self) -> float:
         """Training wall time so far (earlier runs included), without held-out evaluations."""
