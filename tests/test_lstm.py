@@ -202,8 +202,10 @@ def test_train_script_resumes_and_its_checkpoint_evaluates(tmp_path):
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
     assert meta["num_timesteps"] == 128 and meta["name"] == "lstm-t5[tiny]" and meta["train_seconds"] > 0
     zip_before = (out / "checkpoint" / "model.zip").read_bytes()
-    clash = subprocess.run(common + ["--steps", "192", "--resume", "--ent-coef", "0.01"], capture_output=True, text=True)
-    assert clash.returncode != 0 and "--ent-coef 0.01 differs from the checkpoint's 0.05" in clash.stderr
+    clash = subprocess.run(common + ["--steps", "192", "--resume", "--ent-coef", "0.01", "--lr", "0.001"],
+                           capture_output=True, text=True)
+    assert clash.returncode != 0
+    assert "--ent-coef 0.01 (checkpoint: 0.05)" in clash.stderr and "--lr 0.001 (checkpoint: 0.0003)" in clash.stderr
     assert (out / "checkpoint" / "model.zip").read_bytes() == zip_before
     done = subprocess.run(common + ["--steps", "192", "--resume", "--eval-episodes", "2", "--eval-datasets", "train"],
                           check=True, capture_output=True, text=True)

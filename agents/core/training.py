@@ -112,7 +112,8 @@ class TrainingProgress(BaseCallback):
         self._t0, self._s0 = time.perf_counter(), self.model.num_timesteps
         self._eval_time = 0.0
         self._out_of_time = False
-        self._next_eval = self.model.num_timesteps * self.world
+        # a resumed run continues the evaluation schedule (no extra evaluation right after resuming)
+        self._next_eval = self.evals[-1]["steps"] + self.eval_every if self.evals else 0
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
@@ -240,13 +241,14 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     venv = make_vec_env(args, tokenizer, rank)
     tb = str(out / "tb") if rank == 0 else None
     time_offset, curve, evals = 0.0, [], []
+    options = run_options(args, world)
+    meta = {**meta, "options": options}
     if args.resume and (checkpoint / "model.zip").exists():
+        saved = json.loads((checkpoint / "agent.json").read_text())
+        check_resume_options(saved.get("options"), options, checkpoint)
         model = algorithm.load(checkpoint / "model.zip", env=venv, device=device, tensorboard_log=tb)
-        if model.ent_coef != args.ent_coef:
-            raise SystemExit(f"error: --ent-coef {args.ent_coef} differs from the checkpoint's {model.ent_coef} "
-                             f"({checkpoint}); resume with --ent-coef {model.ent_coef} or use a new --out")
         steps = model.num_timesteps * world
-        time_offset = float(json.loads((checkpoint / "agent.json").read_text()).get("train_seconds", 0.0))
+        time_offset = float(saved.get("train_seconds", 0.0))
         curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
         evals = [e for e in _read_json(out / "evals.json") if e["steps"] <= steps]
         if rank == 0:
@@ -275,6 +277,30 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
                       str(args.eval_episodes), "--out", str(out / "eval"), "--no-progress"])
     venv.close()
     return model
+
+
+# Options a resumed run may change (how long, where, on what hardware, what to report at the end);
+# every other option defines the run, so a resume must repeat it.
+RESUMABLE_OPTIONS = frozenset({"steps", "time_budget", "resume", "out", "device", "subproc", "checkpoint_every",
+                               "eval_episodes", "eval_datasets"})
+
+
+def run_options(args: Any, world: int) -> dict[str, Any]:
+    """The options that define a run (recorded in ``agent.json``), with the DD-PPO world size."""
+    return {**{k: v for k, v in sorted(vars(args).items()) if k not in RESUMABLE_OPTIONS}, "nproc_per_node": world}
+
+
+def check_resume_options(saved: dict[str, Any] | None, current: dict[str, Any], checkpoint: Path) -> None:
+    """Refuse to resume with options that differ from the checkpoint's, naming each one: they would
+    otherwise be silently replaced by the checkpoint's hyperparameters, or mix two runs in one curve."""
+    if saved is None:
+        print(f"note: {checkpoint} records no options (written before they were recorded); not checked")
+        return
+    differ = [f"--{k.replace('_', '-')} {current.get(k)} (checkpoint: {v})"
+              for k, v in saved.items() if current.get(k) != v]
+    if differ:
+        raise SystemExit(f"error: resuming {checkpoint} with options that differ from the checkpoint's: "
+                         f"{', '.join(differ)}; repeat the checkpoint's values or use a new --out")
 
 
 def _read_json(path: Path) -> list[Any]:
