@@ -79,9 +79,9 @@ def save_checkpoint(model: Any, folder: Path, meta: dict[str, Any]) -> Path:
 class TrainingProgress(BaseCallback):
     """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only).
 
-    Optionally stops after ``time_budget`` seconds of training (counted across resumes:
-    checkpoints record ``train_seconds``; checked at each rollout's start), and every ``eval_every`` steps calls
-    ``evaluator(model) -> held-out success``. ``curve`` (training success by step) and
+    Optionally stops after ``time_budget`` seconds of training (checked as each rollout starts;
+    counted across resumes: checkpoints record ``train_seconds``), and every ``eval_every``
+    steps calls ``evaluator(model) -> held-out success``. ``curve`` (training success by step) and
     ``evals`` (held-out success by step and training seconds) start from ``curve`` /
     ``evals`` of earlier runs and are written to ``log_dir`` as they grow, so a killed run
     keeps them up to its last checkpoint.
