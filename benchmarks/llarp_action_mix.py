@@ -3,7 +3,8 @@
     python benchmarks/llarp_action_mix.py runs/learning/llarp/checkpoint/model.zip
 
 Prints the mean policy entropy (nats; uniform over 70 skills is 4.25), the mean probability
-on the whole `pick` family, and how often each skill family was sampled. A policy that puts
+on the whole `pick` family, how often each skill family was sampled, and what the sampled
+episodes achieved: subgoals, a valid `pick` (something held), success. A policy that puts
 ~1% on `pick` will rarely find the +5 `holding` subgoal, whatever its greedy return says.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ def main() -> None:
     p.add_argument("model", help="a LLaRP model.zip (its agent.json beside it names the tokenizer)")
     p.add_argument("--episodes-file", default="runs/learning/subset/single-move-train.json")
     p.add_argument("--envs", type=int, default=8)
-    p.add_argument("--steps", type=int, default=96, help="vector steps to sample")
+    p.add_argument("--steps", type=int, default=256, help="vector steps to sample (32 per episode)")
     p.add_argument("--seed", type=int, default=100)
     args = p.parse_args()
     meta = json.loads((Path(args.model).parent / "agent.json").read_text())
@@ -45,6 +46,7 @@ def main() -> None:
     pick = torch.tensor([f == "pick" for f in families])
     obs, starts, ctx = venv.reset(), np.ones(args.envs, bool), StepContext.empty(args.envs, torch.device("cpu"))
     entropy, p_pick, sampled = [], [], Counter()
+    held, episodes = np.zeros(args.envs, bool), []  # per finished episode: (subgoals done, held something, success)
     torch.manual_seed(args.seed)  # right before sampling, so loading cannot shift the samples
     for _ in range(args.steps):
         with torch.no_grad():
@@ -54,9 +56,16 @@ def main() -> None:
         p_pick.append(dist.probs[:, pick].sum(1).mean().item())
         actions = dist.sample().numpy()
         sampled.update(families[a] for a in actions)
-        obs, _, starts, _ = venv.step(actions)
+        obs, _, starts, infos = venv.step(actions)
+        held |= np.array([i["action_name"].startswith("pick(") and not i["invalid"] for i in infos])
+        for e in np.flatnonzero(starts):
+            episodes.append((infos[e]["subgoals_done"], held[e], infos[e]["success"]))
+            held[e] = False
     print(f"entropy {np.mean(entropy):.2f} nats (uniform {np.log(venv.action_space.n):.2f}); "
           f"p(pick) {np.mean(p_pick):.1%}; sampled {dict(sampled.most_common())}")
+    subgoals, something_held, success = (np.array(c, float) for c in zip(*episodes))
+    print(f"{len(episodes)} sampled episodes: subgoals per episode {subgoals.mean():.2f}, "
+          f"held an object {something_held.mean():.0%}, success {success.mean():.0%}")
 
 
 if __name__ == "__main__":
