@@ -10,8 +10,9 @@ Every method trains with its own script (``examples/train_llarp.py`` /
 (held-out evaluations are not counted), with ``--parallel`` methods at a time, each
 limited to ``--threads`` torch threads, so methods run side by side share the machine
 evenly. ``--ranks 2`` trains a LLaRP method with DD-PPO in 2 processes (``torchrun``; the
-time budget is rank 0's clock). LLaRP's LLM runs in fp32 here (``--llarp-dtype``; the package default is bf16):
-on this CPU fp32 decodes ~3x faster. Every ``--eval-every`` steps the checkpoint is evaluated greedily on the
+time budget is rank 0's clock). LLaRP's frozen LLM runs in bf16 (``--llarp-dtype``; bf16 matmuls use AMX
+on CPUs that have it, and are slower than fp32 on CPUs without bf16 units); LLaRP-Scratch always
+trains its LLM in fp32, since AdamW steps on bf16 weights round away. Every ``--eval-every`` steps the checkpoint is evaluated greedily on the
 held-out episodes through ``agents.evaluate``. Runs are resumable: run the same command
 again after an interruption (checkpoints every ``--checkpoint-every`` steps, curves up to
 the last checkpoint are kept). ``report`` also evaluates the random agents on the same
@@ -66,7 +67,7 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
            "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
            "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--out", str(args.out / method), "--resume"]
     if method.startswith("llarp"):
-        cmd += ["--llm-dtype", args.llarp_dtype]
+        cmd += ["--llm-dtype", "float32" if method == "llarp-scratch" else args.llarp_dtype]
     if method == "lstm-t5":
         if not args.t5_model:
             raise SystemExit("error: lstm-t5 needs --t5-model PATH (a local Flan-T5 folder)")
@@ -217,9 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--checkpoint-every", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ent-coef", type=float, default=0.01, help="entropy bonus of every method (paper: 0.01)")
-    p.add_argument("--llarp-dtype", default="float32", choices=["float32", "bfloat16"],
-                   help="LLaRP's LLM dtype here: this CPU runs SmolLM2 ~3x faster in fp32 than in bf16 "
-                        "(benchmarks/llarp_throughput.py), so the budget buys ~3x more steps")
+    p.add_argument("--llarp-dtype", default="bfloat16", choices=["float32", "bfloat16"],
+                   help="frozen LLaRP's LLM dtype (LLaRP-Scratch is always fp32); on a CPU without bf16 "
+                        "units, float32 is ~3x faster (benchmarks/llarp_throughput.py)")
     p.add_argument("--t5-model", default=None, help="local Flan-T5 folder for lstm-t5")
     p.add_argument("--status-every", type=float, default=60.0, help="seconds between status lines")
     p.add_argument("--out", type=Path, default=Path("runs/learning"))

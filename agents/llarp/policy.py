@@ -93,7 +93,8 @@ class LLaRPPolicy(BasePolicy):
         self.llm = llm.decoder
         self.tokenizer = llm.tokenizer
         self.hidden_size = d = llm.hidden_size
-        self.llm.requires_grad_(not (freeze_llm and pretrained))
+        self.llm_trainable = not (freeze_llm and pretrained)
+        self.llm.requires_grad_(self.llm_trainable)
         self.proprio_dim = proprio_dim(observation_space) if proprio != "none" else 0
         self.visual = make_visual_encoder(visual_encoder, visual_dim)
         in_dim = self.visual.out_dim + (self.proprio_dim if proprio == "concat" else 0)
@@ -120,7 +121,7 @@ class LLaRPPolicy(BasePolicy):
     @property
     def llm_is_stored(self) -> bool:
         """A frozen pretrained LLM is reloaded from its source, so checkpoints hold only the adapters."""
-        return self.backbone_config is not None or not (self.freeze_llm and self.pretrained)
+        return self.backbone_config is not None or self.llm_trainable
 
     def state_dict(self, *args, **kwargs):
         state = super().state_dict(*args, **kwargs)
@@ -141,7 +142,7 @@ class LLaRPPolicy(BasePolicy):
         super().train(mode)
         if not self.llm.training or not mode:
             self.llm.eval()
-        if self.freeze_llm and self.pretrained:
+        if not self.llm_trainable:
             self.llm.eval()  # no dropout in a frozen LLM
         return self
 
@@ -181,19 +182,34 @@ class LLaRPPolicy(BasePolicy):
 
         instruction (B, K) ids and mask; ``steps[k]`` (B, T, ...) observations of the
         episode's steps in order (left-aligned), ``step_mask`` (B, T) which of them exist.
+        The steps attend to the instruction through its key/value cache, as in rollouts.
         """
+        ctx = self.encode_instruction(instruction, instruction_mask)
+        hidden, _ = self._extend(ctx, *self._step_block(steps, step_mask))
+        s = self.step_tokens
+        return self.heads(hidden[:, s - 1::s])  # (B, T, D): the last token of every step
+
+    def _step_block(self, steps: dict[str, torch.Tensor], step_mask: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, ...) observations -> their tokens (B, T * step_tokens, D) and token mask."""
         b, t = step_mask.shape
-        instruction, instruction_mask = _trim(instruction, instruction_mask)
         flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in steps.items()}
         s = self.step_tokens
-        step_emb = self.embed_steps(flat).view(b, t * s, self.hidden_size)
-        embeds = torch.cat([self.embed_instruction(instruction).float(), step_emb], dim=1)
-        mask = torch.cat([instruction_mask.long(), step_mask.long().repeat_interleave(s, dim=1)], dim=1)
-        positions = (mask.cumsum(1) - 1).clamp(min=0)
-        hidden = self._decode(embeds, mask, positions).last_hidden_state
-        k = instruction.shape[1]
-        at_step_end = hidden[:, k + s - 1::s]  # (B, T, D): the last token of every step
-        return self.heads(at_step_end)
+        tokens = self.embed_steps(flat).view(b, t * s, self.hidden_size)
+        return tokens, step_mask.long().repeat_interleave(s, dim=1)
+
+    def encode_instruction(self, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> StepContext:
+        """A fresh context per row holding its instruction (B, K ids, left-aligned).
+
+        With a frozen LLM the instruction's keys/values depend on the token ids only, so no
+        autograd graph is kept for them: the update pass then costs forward and backward
+        over the step tokens alone, not over the (often longer) instruction.
+        """
+        ids, mask = _trim(instruction, instruction_mask.long())
+        embeds, mask = _right_align(self.embed_instruction(ids).float(), mask)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.llm_trainable):
+            _, ctx = self._extend(StepContext.empty(len(ids), embeds.device), embeds, mask)
+        return ctx
 
     # --- rollouts: one step per env with the key/value cache ---------------------------------------
 
@@ -216,9 +232,8 @@ class LLaRPPolicy(BasePolicy):
     def _start_episodes(self, ctx: StepContext, start: torch.Tensor, instruction: torch.Tensor,
                         instruction_mask: torch.Tensor) -> StepContext:
         rows = start.nonzero().squeeze(1)
-        ids, imask = _trim(instruction[rows], instruction_mask[rows].long())
-        embeds, imask = _right_align(self.embed_instruction(ids).float(), imask)
-        _, fresh = self._extend(StepContext.empty(len(rows), embeds.device), embeds, imask)
+        fresh = self.encode_instruction(instruction[rows], instruction_mask[rows])
+        imask = fresh.mask
         n, width = start.shape[0], imask.shape[1]
         keep = (~start).long()[:, None]
         mask = torch.cat([ctx.mask * keep, torch.zeros(n, width, dtype=torch.long, device=imask.device)], dim=1)
@@ -233,7 +248,8 @@ class LLaRPPolicy(BasePolicy):
         return StepContext(kv, mask, count)
 
     def _extend(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, StepContext]:
-        """Append a block of tokens per env (real ones right-aligned) to the cached contexts."""
+        """Append a block of tokens per env to the cached contexts (right-align the real ones when the
+        last position must be the newest token, as in ``act``)."""
         from transformers import DynamicCache
 
         positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
@@ -253,14 +269,9 @@ class LLaRPPolicy(BasePolicy):
         has = step_mask.any(dim=1)
         if t == 0 or not has.any():
             return StepContext.empty(b, instruction.device)
-        instruction, instruction_mask = _trim(instruction, instruction_mask)
-        flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in steps.items()}
-        s = self.step_tokens
-        step_emb = self.embed_steps(flat).view(b, t * s, self.hidden_size)
-        block = torch.cat([self.embed_instruction(instruction).float(), step_emb], dim=1)
-        bmask = torch.cat([instruction_mask.long() * has[:, None].long(),
-                           step_mask.long().repeat_interleave(s, dim=1)], dim=1)
-        _, ctx = self._extend(StepContext.empty(b, block.device), *_right_align(block, bmask))
+        fresh = self.encode_instruction(instruction, instruction_mask)
+        ctx = StepContext(fresh.kv, fresh.mask * has[:, None].long(), fresh.count * has.long())
+        _, ctx = self._extend(ctx, *_right_align(*self._step_block(steps, step_mask)))
         return ctx
 
     # --- SB3 API -------------------------------------------------------------------------------------
