@@ -5,7 +5,7 @@ AGENT_DEPS = [
     "torch==2.13.0",  # pinned: an unpinned torch pulls the CUDA stack
     "stable-baselines3>=2.3",
     "sb3-contrib>=2.3",
-    "transformers>=4.46",
+    "transformers>=5.24,<5.40",  # the `cache` keyword (was past_key_values); 5.40 drops the old name
     "gguf>=0.10",
     "peft>=0.11",
     "tensorboard>=2.14",

@@ -171,7 +171,7 @@ class LLaRPPolicy(BasePolicy):
 
     def _decode(self, embeds: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any = None):
         return self.llm(inputs_embeds=embeds.to(self.llm_dtype), attention_mask=mask, position_ids=positions,
-                        past_key_values=cache, use_cache=cache is not None)
+                        cache=cache, use_cache=cache is not None)
 
     # --- the update pass: whole episode chunks ----------------------------------------------------
 
@@ -256,7 +256,7 @@ class LLaRPPolicy(BasePolicy):
         mask = torch.cat([ctx.mask, bmask], dim=1)
         cache = DynamicCache(ddp_cache_data=ctx.kv) if ctx.kv is not None else DynamicCache()
         out = self._decode(block, mask, positions, cache)
-        kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+        kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         return out.last_hidden_state, StepContext(kv, mask, ctx.count + bmask.sum(1))
 
     def prefill(self, instruction: torch.Tensor, instruction_mask: torch.Tensor, steps: dict[str, torch.Tensor],

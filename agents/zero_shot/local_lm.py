@@ -166,7 +166,7 @@ class LocalGenerator:
 
         x = torch.tensor([ids], dtype=torch.long, device=self.device)
         kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
-        out = self.model(input_ids=x, past_key_values=cache, use_cache=True, **kwargs)
+        out = self.model(input_ids=x, cache=cache, use_cache=True, **kwargs)
         return out.logits[0, -1]
 
     def _new_cache(self):
