@@ -71,6 +71,31 @@ def test_attention_never_crosses_episode_boundaries(tokenizer):
     assert not torch.allclose(later_outputs(old_a, False), later_outputs(old_b, False))
 
 
+def test_frozen_llm_encodes_each_distinct_instruction_once(tokenizer):
+    """The cached instruction keys/values equal a fresh LLM pass, and repeats never reach the LLM."""
+    venv = make_venv(tokenizer)
+    policy = tiny_model(venv).policy.eval()
+    ids = torch.randint(0, 1000, (4, 10))
+    mask = torch.zeros(4, 10, dtype=torch.long)
+    for row, length in enumerate([10, 3, 7, 3]):
+        mask[row, :length] = 1
+    ids[3] = ids[1]  # rows 1 and 3 are the same instruction
+    with torch.no_grad():
+        cached = policy.encode_instruction(ids, mask)
+        assert policy._instruction_kv.computed_rows == 3
+        again = policy.encode_instruction(ids[[3, 0]], mask[[3, 0]])
+        policy.encode_instruction(ids[[1]], mask[[1]])  # the same instruction trimmed to 3 columns
+        assert policy._instruction_kv.computed_rows == 3  # nothing new: the LLM did not run
+        direct = policy._run_instruction(ids, mask)
+    assert torch.equal(cached.mask, direct.mask) and torch.equal(cached.count, direct.count)
+    for (k, v), (dk, dv) in zip(cached.kv, direct.kv):
+        visible = direct.mask.bool()
+        torch.testing.assert_close(k.transpose(1, 2)[visible], dk.transpose(1, 2)[visible], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(v.transpose(1, 2)[visible], dv.transpose(1, 2)[visible], atol=1e-5, rtol=1e-5)
+    for (k, _), (ck, _) in zip(again.kv, cached.kv):  # a hit returns the very same numbers
+        assert torch.equal(k[1], ck[0]) and torch.equal(k[0][:, -3:], ck[1][:, -3:])
+
+
 def test_learn_changes_adapters_not_the_frozen_llm(tokenizer):
     venv = make_venv(tokenizer)
     model = tiny_model(venv)

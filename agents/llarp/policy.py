@@ -28,6 +28,7 @@ from torch.distributions import Categorical
 
 from agents.core.vision import make_visual_encoder
 from agents.core.backbone import Backbone, load_backbone
+from agents.core.frozen_cache import FrozenOutputCache, row_keys
 from agents.core.observations import PROPRIO_KEYS, proprio_dim
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
@@ -70,13 +71,15 @@ class LLaRPPolicy(BasePolicy):
         tokens_per_step: M embeddings per frame (default 1).
         proprio: "concat" (joints, holding, egomotion appended to the visual features), "token"
             (one extra token per step) or "none".
+        instruction_cache: distinct instructions whose keys/values a frozen LLM keeps (LRU; 0 = off).
+            SmolLM2 needs ~23 kB per token, so 512 instructions of ~20 tokens take ~240 MB.
     """
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule,
                  backbone: str = "smollm2-135m", backbone_config: Any = None, pretrained: bool = True,
                  freeze_llm: bool = True, llm_dtype: str = "bfloat16", visual_encoder: Any = "cnn",
                  visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", action_hidden: int = 512,
-                 optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
+                 instruction_cache: int = 512, optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
                  optimizer_kwargs: dict[str, Any] | None = None, use_sde: bool = False) -> None:
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class,
                          optimizer_kwargs=optimizer_kwargs or {})
@@ -95,6 +98,7 @@ class LLaRPPolicy(BasePolicy):
         self.hidden_size = d = llm.hidden_size
         self.llm_trainable = not (freeze_llm and pretrained)
         self.llm.requires_grad_(self.llm_trainable)
+        self._instruction_kv: FrozenOutputCache[torch.Tensor] = FrozenOutputCache(instruction_cache)
         self.proprio_dim = proprio_dim(observation_space) if proprio != "none" else 0
         self.visual = make_visual_encoder(visual_encoder, visual_dim)
         in_dim = self.visual.out_dim + (self.proprio_dim if proprio == "concat" else 0)
@@ -115,6 +119,7 @@ class LLaRPPolicy(BasePolicy):
         data.update(backbone=self.backbone_name, backbone_config=self.backbone_config, pretrained=self.pretrained,
                     freeze_llm=self.freeze_llm, llm_dtype=[k for k, v in _DTYPES.items() if v == self.llm_dtype][0],
                     tokens_per_step=self.tokens_per_step, proprio=self.proprio,
+                    instruction_cache=self._instruction_kv.capacity,
                     action_hidden=self.action_net.in_features, visual_dim=self.visual.out_dim)
         return data
 
@@ -129,7 +134,12 @@ class LLaRPPolicy(BasePolicy):
             state = type(state)((k, v) for k, v in state.items() if not k.startswith("llm."))
         return state
 
+    def _apply(self, fn, *args, **kwargs):
+        self._instruction_kv.clear()  # cached keys/values would stay on the old device / dtype
+        return super()._apply(fn, *args, **kwargs)
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        self._instruction_kv.clear()  # a stored LLM (tiny configs, Scratch) may bring other weights
         missing_ok = () if self.llm_is_stored else tuple(k for k in super().state_dict() if k.startswith("llm."))
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
         missing = [k for k in result.missing_keys if k not in missing_ok]
@@ -201,14 +211,34 @@ class LLaRPPolicy(BasePolicy):
     def encode_instruction(self, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> StepContext:
         """A fresh context per row holding its instruction (B, K ids, left-aligned).
 
-        With a frozen LLM the instruction's keys/values depend on the token ids only, so no
-        autograd graph is kept for them: the update pass then costs forward and backward
-        over the step tokens alone, not over the (often longer) instruction.
+        With a frozen LLM the instruction's keys/values depend on the token ids only: they
+        keep no autograd graph (the update pass costs forward and backward over the step
+        tokens alone) and come from an LRU cache, so each distinct instruction runs through
+        the LLM once, not at every episode start, rollout prefill and PPO minibatch.
         """
         ids, mask = _trim(instruction, instruction_mask.long())
+        if self.llm_trainable:
+            return self._run_instruction(ids, mask)
+
+        def compute(rows: list[int]) -> list[torch.Tensor]:
+            with torch.no_grad():
+                ctx = self._run_instruction(ids[rows], mask[rows])
+            kv = torch.stack([torch.stack(pair) for pair in ctx.kv])  # (layers, 2, R, heads, K, head_dim)
+            return [kv[:, :, r, :, kv.shape[4] - n:].clone() for r, n in enumerate(ctx.count.tolist())]
+
+        entries = self._instruction_kv.get(row_keys(ids, mask), compute)
+        width = max(e.shape[3] for e in entries)
+        kv = entries[0].new_zeros((*entries[0].shape[:2], len(entries), entries[0].shape[2], width,
+                                   entries[0].shape[4]))
+        for r, e in enumerate(entries):  # right-aligned, as _run_instruction leaves them
+            kv[:, :, r, :, width - e.shape[3]:] = e
+        count = torch.tensor([e.shape[3] for e in entries], device=ids.device)
+        visible = (torch.arange(width, device=ids.device)[None] >= width - count[:, None]).long()
+        return StepContext([(layer[0], layer[1]) for layer in kv], visible, count)
+
+    def _run_instruction(self, ids: torch.Tensor, mask: torch.Tensor) -> StepContext:
         embeds, mask = _right_align(self.embed_instruction(ids).float(), mask)
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.llm_trainable):
-            _, ctx = self._extend(StepContext.empty(len(ids), embeds.device), embeds, mask)
+        _, ctx = self._extend(StepContext.empty(len(ids), embeds.device), embeds, mask)
         return ctx
 
     # --- rollouts: one step per env with the key/value cache ---------------------------------------

@@ -16,11 +16,12 @@ row would give NaNs, and NaN * 0 still poisons gradients.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import torch
 from torch import nn
+
+from agents.core.frozen_cache import FrozenOutputCache, row_keys
 
 ENCODERS = ("t5", "llm-resampler", "llm-final")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -116,26 +117,18 @@ class ResampledLLMEncoder(InstructionEncoder):
         self.language_model = language_model.requires_grad_(False)
         self.resampler = PerceiverResampler(hidden_size, latents, dim)
         self.out_dim = self.resampler.out_dim
-        self.cache_size = cache_size
-        self._states: OrderedDict[bytes, torch.Tensor] = OrderedDict()
+        self._states: FrozenOutputCache[torch.Tensor] = FrozenOutputCache(cache_size)
 
     @property
     def stores_language_model(self) -> bool:
         return not self.pretrained
 
     def encode(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        keys = [row.tobytes() for row in torch.cat([tokens, mask], 1).cpu().numpy()]
-        todo = [i for i, k in enumerate(keys) if k not in self._states]
-        if todo:
+        def compute(rows: list[int]) -> torch.Tensor:
             with torch.no_grad():
-                fresh = self.hidden_states(tokens[todo], mask[todo]).float()
-            for i, states in zip(todo, fresh):
-                self._states[keys[i]] = states
-            while len(self._states) > self.cache_size:
-                self._states.popitem(last=False)
-        for k in keys:
-            self._states.move_to_end(k)
-        hidden = torch.stack([self._states[k] for k in keys])  # (U, T, H)
+                return self.hidden_states(tokens[rows], mask[rows]).float()
+
+        hidden = torch.stack(self._states.get(row_keys(tokens, mask), compute))  # (U, T, H)
         return self.resampler(hidden, mask)
 
 
