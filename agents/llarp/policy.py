@@ -219,22 +219,17 @@ class LLaRPPolicy(BasePolicy):
         ids, mask = _trim(instruction, instruction_mask.long())
         if self.llm_trainable:
             return self._run_instruction(ids, mask)
+        entries = self._instruction_kv.get(row_keys(ids, mask),
+                                           lambda rows: self._instruction_entries(ids[rows], mask[rows]))
+        return _context_from_entries(entries)
 
-        def compute(rows: list[int]) -> list[torch.Tensor]:
-            with torch.no_grad():
-                ctx = self._run_instruction(ids[rows], mask[rows])
-            kv = torch.stack([torch.stack(pair) for pair in ctx.kv])  # (layers, 2, R, heads, K, head_dim)
-            return [kv[:, :, r, :, kv.shape[4] - n:].clone() for r, n in enumerate(ctx.count.tolist())]
-
-        entries = self._instruction_kv.get(row_keys(ids, mask), compute)
-        width = max(e.shape[3] for e in entries)
-        kv = entries[0].new_zeros((*entries[0].shape[:2], len(entries), entries[0].shape[2], width,
-                                   entries[0].shape[4]))
-        for r, e in enumerate(entries):  # right-aligned, as _run_instruction leaves them
-            kv[:, :, r, :, width - e.shape[3]:] = e
-        count = torch.tensor([e.shape[3] for e in entries], device=ids.device)
-        visible = (torch.arange(width, device=ids.device)[None] >= width - count[:, None]).long()
-        return StepContext([(layer[0], layer[1]) for layer in kv], visible, count)
+    @torch.no_grad()
+    def _instruction_entries(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+        """Per row: the frozen LLM's keys/values of its real tokens, (layers, 2, heads, K_row, head_dim)."""
+        ctx = self._run_instruction(ids, mask)
+        kv = torch.stack([torch.stack(pair) for pair in ctx.kv])  # (layers, 2, R, heads, K, head_dim), right-aligned
+        width = kv.shape[4]
+        return [kv[:, :, r, :, width - n:].clone() for r, n in enumerate(ctx.count.tolist())]
 
     def _run_instruction(self, ids: torch.Tensor, mask: torch.Tensor) -> StepContext:
         embeds, mask = _right_align(self.embed_instruction(ids).float(), mask)
@@ -338,6 +333,19 @@ def _trim(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     """Drop trailing instruction columns that are padding in every row (instructions are left-aligned)."""
     width = max(int(mask.sum(1).max().item()), 1)
     return ids[:, :width], mask[:, :width]
+
+
+def _context_from_entries(entries: list[torch.Tensor]) -> StepContext:
+    """Cached per-row instruction keys/values -> one right-aligned batch context, like ``_run_instruction``'s."""
+    counts = [e.shape[3] for e in entries]
+    width = max(max(counts), 1)
+    layers, _, heads, _, head_dim = entries[0].shape
+    kv = entries[0].new_zeros((layers, 2, len(entries), heads, width, head_dim))
+    for r, e in enumerate(entries):
+        kv[:, :, r, :, width - counts[r]:] = e
+    count = torch.tensor(counts, device=kv.device)
+    visible = (torch.arange(width, device=kv.device)[None] >= width - count[:, None]).long()
+    return StepContext([(layer[0], layer[1]) for layer in kv], visible, count)
 
 
 def _scatter_rows(x: torch.Tensor, rows: torch.Tensor, n: int) -> torch.Tensor:
