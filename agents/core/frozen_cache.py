@@ -3,7 +3,8 @@
 A frozen model's output for a token row (hidden states, keys/values) is a pure function
 of the tokens, so it can be computed once and reused across rollouts and PPO updates,
 while only the trainable parts around it run again. Used by LLaRP (instruction
-keys/values) and the LSTM-LLaMA encoder (instruction hidden states).
+keys/values) and the LSTM-LLaMA encoder (instruction hidden states); the LSTM features
+extractor also keeps its instruction vectors here between two updates of its encoder.
 """
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from agents.core.frozen_cache import FrozenOutputCache, row_keys
 from agents.core.observations import PROPRIO_KEYS, proprio_dim
 from agents.core.vision import make_visual_encoder
 from agents.lstm.encoders import InstructionEncoder, build_instruction_encoder
@@ -53,7 +54,7 @@ class InstructionFrameExtractor(BaseFeaturesExtractor):
         if self.use_rgb:
             self.visual = make_visual_encoder(visual_encoder, visual_dim)
             self.frame_proj = nn.Sequential(nn.Linear(self.visual.out_dim, frame_dim), nn.ReLU())
-        self._cache: dict[bytes, torch.Tensor] = {}
+        self._cache: FrozenOutputCache[torch.Tensor] = FrozenOutputCache(4096)  # until the encoder's next update
         self.encoded_rows = 0  # instructions the encoder has run on (tests and curiosity)
 
     # --- what is new (for orthogonal init) and what is stored ---------------------------------
@@ -85,16 +86,12 @@ class InstructionFrameExtractor(BaseFeaturesExtractor):
         if torch.is_grad_enabled():
             self.encoded_rows += int((u_mask.sum(1) > 0).sum())
             return self.instruction(u_tokens, u_mask)[inverse]
-        names = [row.tobytes() for row in unique.cpu().numpy()]
-        todo = [i for i, name in enumerate(names) if name not in self._cache]
-        if todo:
-            fresh = self.instruction(u_tokens[todo], u_mask[todo])
-            self.encoded_rows += int((u_mask[todo].sum(1) > 0).sum())
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            for i, vector in zip(todo, fresh):
-                self._cache[names[i]] = vector
-        return torch.stack([self._cache[name] for name in names])[inverse]
+
+        def compute(rows: list[int]) -> list[torch.Tensor]:
+            self.encoded_rows += int((u_mask[rows].sum(1) > 0).sum())
+            return list(self.instruction(u_tokens[rows], u_mask[rows]))
+
+        return torch.stack(self._cache.get(row_keys(u_tokens, u_mask), compute))[inverse]
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         tokens = observations["instruction"].long()  # SB3 hands Box observations over as floats
