@@ -71,6 +71,24 @@ def test_attention_never_crosses_episode_boundaries(tokenizer):
     assert not torch.allclose(later_outputs(old_a, False), later_outputs(old_b, False))
 
 
+def test_act_never_modifies_the_context_it_extends(tokenizer):
+    """``predict`` may reuse a state: extending a context twice gives the same outputs, and the context is intact."""
+    venv = make_venv(tokenizer, n=2)
+    policy = tiny_model(venv).policy.eval()
+    obs = [{k: torch.as_tensor(np.asarray(v)) for k, v in venv.reset().items()} for _ in range(3)]
+    ctx = StepContext.empty(2, torch.device("cpu"))
+    with torch.no_grad():
+        for t, o in enumerate(obs[:2]):
+            _, _, ctx = policy.act(o, ctx, torch.tensor([t == 0] * 2))
+        before = [(k.clone(), v.clone()) for k, v in ctx.kv]
+        first = policy.act(obs[2], ctx, torch.tensor([False, True]))
+        second = policy.act(obs[2], ctx, torch.tensor([False, True]))
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    assert first[2].kv[0][0].shape[2] > ctx.kv[0][0].shape[2]  # the step was appended to a new tensor
+    for (k, v), (bk, bv) in zip(ctx.kv, before):
+        assert torch.equal(k, bk) and torch.equal(v, bv)
+
+
 def test_frozen_llm_encodes_each_distinct_instruction_once(tokenizer):
     """The cached instruction keys/values equal a fresh LLM pass, and repeats never reach the LLM."""
     venv = make_venv(tokenizer)

@@ -275,12 +275,9 @@ class LLaRPPolicy(BasePolicy):
     def _extend(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, StepContext]:
         """Append a block of tokens per env to the cached contexts (right-align the real ones when the
         last position must be the newest token, as in ``act``)."""
-        from transformers import DynamicCache
-
         positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
         mask = torch.cat([ctx.mask, bmask], dim=1)
-        cache = DynamicCache(ddp_cache_data=ctx.kv) if ctx.kv is not None else DynamicCache()
-        out = self._decode(block, mask, positions, cache)
+        out = self._decode(block, mask, positions, _cache_holding(ctx.kv))
         kv = [(layer.keys, layer.values) for layer in out.cache.layers]
         return out.last_hidden_state, StepContext(kv, mask, ctx.count + bmask.sum(1))
 
@@ -346,6 +343,25 @@ def _context_from_entries(entries: list[torch.Tensor]) -> StepContext:
     count = torch.tensor(counts, device=kv.device)
     visible = (torch.arange(width, device=kv.device)[None] >= width - count[:, None]).long()
     return StepContext([(layer[0], layer[1]) for layer in kv], visible, count)
+
+
+def _cache_holding(kv: list[tuple[torch.Tensor, torch.Tensor]] | None) -> Any:
+    """A transformers ``DynamicCache`` that holds ``kv`` as they are, uncopied.
+
+    ``DynamicCache(ddp_cache_data=kv)`` copies every layer once before the step appends
+    its tokens (a second copy); on CPU that copy is memory traffic comparable to a share of
+    the weights read per decoded step. Appending still builds new tensors, so ``kv`` (the
+    caller's ``StepContext``, maybe reused by ``predict``) is never modified.
+    """
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    cache = DynamicCache()
+    for k, v in kv or ():
+        layer = DynamicLayer()
+        layer.lazy_initialization(k, v)
+        layer.keys, layer.values = k, v
+        cache.layers.append(layer)
+    return cache
 
 
 def _scatter_rows(x: torch.Tensor, rows: torch.Tensor, n: int) -> torch.Tensor:
