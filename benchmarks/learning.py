@@ -5,8 +5,8 @@
     python benchmarks/learning.py report            # one PNG + one markdown table of every method run so far
 
 Every method trains with its own script (``examples/train_llarp.py`` /
-``examples/train_lstm.py``) on the ``single-move`` subset (``benchmarks/subsets.py``:
-1,000 training episodes, 100 held-out ones) for ``--budget`` seconds of *training* time
+``examples/train_lstm.py``) on one subset (``--subset``, ``benchmarks/subsets.py``; default
+``single-move``: 1,000 training episodes, 100 held-out ones) for ``--budget`` seconds of *training* time
 (held-out evaluations are not counted), with ``--parallel`` methods at a time, each
 limited to ``--threads`` torch threads, so methods run side by side share the machine
 evenly. ``--ranks 2`` trains a LLaRP method with DD-PPO in 2 processes (``torchrun``; the
@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from subsets import SUBSETS  # benchmarks/subsets.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 METHODS = {
     "llarp": ["examples/train_llarp.py"],
@@ -46,11 +48,11 @@ LABELS = {
 }
 
 
-def subset_files(out: Path) -> tuple[Path, Path]:
+def subset_files(out: Path, subset: str) -> tuple[Path, Path]:
     folder = out / "subset"
-    train, heldout = folder / "single-move-train.json", folder / "single-move-heldout.json"
+    train, heldout = folder / f"{subset}-train.json", folder / f"{subset}-heldout.json"
     if not (train.exists() and heldout.exists()):
-        subprocess.run([sys.executable, "benchmarks/subsets.py", "--name", "single-move", "--out", str(folder)],
+        subprocess.run([sys.executable, "benchmarks/subsets.py", "--name", subset, "--out", str(folder)],
                        cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return train, heldout
 
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace) -> None:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
         raise SystemExit(f"error: unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}")
-    train, heldout = subset_files(args.out)
+    train, heldout = subset_files(args.out, args.subset)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TQDM_MININTERVAL": "30"}
     waiting, running = list(args.methods), {}
     while waiting or running:
@@ -152,7 +154,7 @@ def report(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    _, heldout = subset_files(args.out)
+    _, heldout = subset_files(args.out, args.subset)
     baselines = {agent: random_baseline(args.out, heldout, agent) for agent in ("random", "random-masked")}
     runs = {m: evals for m in METHODS if (evals := read_evals(args.out / m))}
     fig, (by_time, by_steps, returns) = plt.subplots(1, 3, figsize=(17, 4.5))
@@ -175,7 +177,7 @@ def report(args: argparse.Namespace) -> None:
     top = max([5.0] + [100 * e["heldout_success"] for evals in runs.values() for e in evals])
     by_time.set_ylim(0, 1.1 * top)
     by_time.set(xlabel="training time (h)", ylabel="held-out success (%)",
-                title="single-move subset: held-out success")
+                title=f"{args.subset} subset: held-out success")
     by_steps.set(xlabel="environment steps", title="held-out success by steps")
     returns.set(xlabel="training time (h)", ylabel="mean episode return",
                 title="held-out return (subgoals +5, success +10)")
@@ -214,6 +216,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ranks", type=int, default=1,
                    help="DD-PPO processes per LLaRP method (torchrun); e.g. --ranks 2 --parallel 1 gives one "
                         "method both cores")
+    p.add_argument("--subset", default="single-move", choices=sorted(SUBSETS),
+                   help="training/held-out episodes (benchmarks/subsets.py); keep one per --out")
     p.add_argument("--eval-every", type=int, default=20_000)
     p.add_argument("--checkpoint-every", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=0)
