@@ -70,6 +70,9 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
            "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--out", str(args.out / method), "--resume"]
     if method.startswith("llarp"):
         cmd += ["--llm-dtype", "float32" if method == "llarp-scratch" else args.llarp_dtype]
+        cmd += ["--action-mask"] if args.action_mask else []
+    elif args.action_mask:
+        raise SystemExit(f"error: --action-mask is for LLaRP methods only; {method} cannot mask")
     if method == "lstm-t5":
         if not args.t5_model:
             raise SystemExit("error: lstm-t5 needs --t5-model PATH (a local Flan-T5 folder)")
@@ -218,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
                         "method both cores")
     p.add_argument("--subset", default="single-move", choices=sorted(SUBSETS),
                    help="training/held-out episodes (benchmarks/subsets.py); keep one per --out")
+    p.add_argument("--action-mask", action="store_true",
+                   help="LLaRP methods mask invalid skills (not in the paper); compare with random-masked")
     p.add_argument("--eval-every", type=int, default=20_000)
     p.add_argument("--checkpoint-every", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=0)

@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scratch", action="store_true", help="LLaRP-Scratch: random LLM weights, all trained")
     p.add_argument("--finetune", action="store_true", help="LLaRP-FT: unfreeze the pretrained LLM")
     p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
+    p.add_argument("--action-mask", action="store_true",
+                   help="mask invalid skills in the policy (not in the paper; see LLaRPPolicy)")
     args = p.parse_args(argv)
 
     device = pick_device(args.device)

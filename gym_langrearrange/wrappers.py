@@ -85,3 +85,24 @@ class TokenizeInstruction(gym.ObservationWrapper):
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
         return self.instruction_tokenizer.transform(observation)
+
+
+class ActionMaskObservation(gym.ObservationWrapper):
+    """Add ``obs["action_mask"]`` (int8[70], 1 = the skill's precondition holds now).
+
+    For agents that mask invalid skills inside the policy: the mask then travels with the
+    observation into rollout buffers, so a PPO update scores each step under the same mask
+    its rollout sampled with. (sb3-contrib's MaskablePPO asks ``env.action_masks()`` instead;
+    the mask is the same.)
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        inner = env.observation_space
+        if not isinstance(inner, spaces.Dict):
+            raise ValueError("ActionMaskObservation needs a Dict observation space")
+        n = int(env.action_space.n)
+        self.observation_space = spaces.Dict({**inner.spaces, "action_mask": spaces.Box(0, 1, (n,), np.int8)})
+
+    def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
+        return {**observation, "action_mask": self.env.unwrapped.action_masks().astype(np.int8)}

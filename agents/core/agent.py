@@ -94,6 +94,7 @@ class SB3Agent(Agent):
         self.needs_rgb = "rgb" in spaces
         if self.needs_rgb:
             self.image_size = int(spaces["rgb"].shape[1])  # square; (H, W, 3) or SB3's transposed (3, H, W)
+        self.needs_action_mask = "action_mask" in spaces  # trained with ActionMaskObservation
         self._state = None
         self._start = np.ones((1,), dtype=bool)
 
@@ -104,6 +105,8 @@ class SB3Agent(Agent):
     def act(self, obs, info) -> int:
         if self.obs_transform is not None:
             obs = self.obs_transform(obs)
+        if self.needs_action_mask:
+            obs = {**obs, "action_mask": np.asarray(info["action_mask"], dtype=np.int8)}
         action, self._state = self.model.predict(obs, state=self._state, episode_start=self._start,
                                                  deterministic=self.deterministic)
         self._start = np.zeros((1,), dtype=bool)

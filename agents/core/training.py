@@ -16,7 +16,7 @@ import torch.distributed as dist
 from stable_baselines3.common.callbacks import BaseCallback
 
 import gym_langrearrange  # noqa: F401  (registers the ids)
-from gym_langrearrange.wrappers import TokenizeInstruction
+from gym_langrearrange.wrappers import ActionMaskObservation, TokenizeInstruction
 
 
 def init_distributed(device: str) -> tuple[int, int]:
@@ -46,14 +46,17 @@ def pick_device(requested: str) -> str:
 
 
 def env_factory(tokenizer: Any, max_tokens: int, split: str | None = None, episodes: str | None = None,
-                image_size: int = 64, seed: int = 0, hard: bool = False) -> Callable[[], gym.Env]:
-    """A picklable-enough env constructor for DummyVecEnv/SubprocVecEnv (tokenized instruction)."""
+                image_size: int = 64, seed: int = 0, hard: bool = False,
+                action_mask: bool = False) -> Callable[[], gym.Env]:
+    """A picklable-enough env constructor for DummyVecEnv/SubprocVecEnv (tokenized instruction;
+    ``action_mask`` adds the valid-skill mask to the observation, for policies that mask)."""
 
     def make() -> gym.Env:
         source = {"episodes": episodes} if episodes else {"split": split or "train"}
         env = gym.make("LangRearrangeHard-v0" if hard else "LangRearrange-v0", image_size=image_size, **source)
         env.reset(seed=seed)
-        return TokenizeInstruction(env, tokenizer, max_tokens)
+        env = TokenizeInstruction(env, tokenizer, max_tokens)
+        return ActionMaskObservation(env) if action_mask else env
 
     return make
 
@@ -222,7 +225,9 @@ def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
     fns = [env_factory(tokenizer, args.max_tokens, args.split, args.episodes, args.image_size,
-                       seed=args.seed + 1000 * rank + i) for i in range(args.envs)]
+                       seed=args.seed + 1000 * rank + i,
+                       action_mask=getattr(args, "action_mask", False))  # only train_llarp.py has --action-mask
+           for i in range(args.envs)]
     return VecMonitor(SubprocVecEnv(fns) if args.subproc else DummyVecEnv(fns))
 
 

@@ -31,6 +31,8 @@ from agents.core.backbone import Backbone, load_backbone
 from agents.core.frozen_cache import FrozenOutputCache, row_keys
 from agents.core.observations import PROPRIO_KEYS, proprio_dim
 
+#: logit of a masked skill: finite, so entropies stay finite (0 * log 0 terms vanish), as in MaskablePPO
+MASKED_LOGIT = -1e8
 _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
 
 
@@ -73,6 +75,10 @@ class LLaRPPolicy(BasePolicy):
             (one extra token per step) or "none".
         instruction_cache: distinct instructions whose keys/values a frozen LLM keeps (LRU; 0 = off).
             SmolLM2 needs ~23 kB per token, so 512 instructions of ~20 tokens take ~240 MB.
+
+    Invalid-action masking (not in the paper): if the observation space has an ``action_mask``
+    key (``gym_langrearrange.wrappers.ActionMaskObservation``), skills whose precondition fails
+    get no probability, in rollouts and in the update alike.
     """
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule,
@@ -175,9 +181,14 @@ class LLaRPPolicy(BasePolicy):
         """Token ids (B, K) -> the LLM's own (frozen) token embeddings (B, K, D)."""
         return self.llm.get_input_embeddings()(ids.long())
 
-    def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def heads(self, hidden: torch.Tensor, action_mask: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and values; skills where ``action_mask`` is 0 get (practically) no probability."""
         z = self.trunk(hidden.float())
-        return self.action_net(z), self.value_net(z).squeeze(-1)
+        logits = self.action_net(z)
+        if action_mask is not None:
+            logits = logits.masked_fill(action_mask == 0, MASKED_LOGIT)
+        return logits, self.value_net(z).squeeze(-1)
 
     def _decode(self, embeds: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any = None):
         return self.llm(inputs_embeds=embeds.to(self.llm_dtype), attention_mask=mask, position_ids=positions,
@@ -197,7 +208,7 @@ class LLaRPPolicy(BasePolicy):
         ctx = self.encode_instruction(instruction, instruction_mask)
         hidden, _ = self._extend(ctx, *self._step_block(steps, step_mask))
         s = self.step_tokens
-        return self.heads(hidden[:, s - 1::s])  # (B, T, D): the last token of every step
+        return self.heads(hidden[:, s - 1::s], steps.get("action_mask"))  # (B, T, D): the last token of every step
 
     def _step_block(self, steps: dict[str, torch.Tensor], step_mask: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -251,7 +262,7 @@ class LLaRPPolicy(BasePolicy):
             ctx = self._start_episodes(ctx, start, obs["instruction"], obs["instruction_mask"])
         step = self.embed_steps(obs)  # (N, S, D)
         hidden, ctx = self._extend(ctx, step, torch.ones(n, step.shape[1], dtype=torch.long, device=step.device))
-        logits, values = self.heads(hidden[:, -1])
+        logits, values = self.heads(hidden[:, -1], obs.get("action_mask"))
         return logits, values, ctx.compacted()
 
     def _start_episodes(self, ctx: StepContext, start: torch.Tensor, instruction: torch.Tensor,
