@@ -27,6 +27,7 @@ import gymnasium as gym
 
 import gym_langrearrange  # noqa: F401  (registers the env ids)
 from agents.core import AGENTS, Agent, load_agent
+from agents.core.registry import SEEDED_AGENTS
 from agents.results import bar_chart, episode_metrics, markdown_table, summarize, write_csv
 from gym_langrearrange.datasets import DATASET_SIZES, DATASETS, load_episodes
 
@@ -54,7 +55,10 @@ class Runner:
 
     def __init__(self, cfg: EvalConfig, agent: Agent | None = None) -> None:
         self.cfg = cfg
-        self.agent: Agent = agent if agent is not None else load_agent(cfg.agent, **cfg.options)
+        options = dict(cfg.options)
+        if cfg.agent in SEEDED_AGENTS:  # --seed seeds the random agents' draws too (an explicit --opt seed= wins)
+            options.setdefault("seed", str(cfg.seed))
+        self.agent: Agent = agent if agent is not None else load_agent(cfg.agent, **options)
         self.envs: dict[str, gym.Env] = {}
 
     def env(self, dataset: str) -> gym.Env:
@@ -257,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="all", help="'all' or a comma-separated list of dataset names")
     parser.add_argument("--episodes", type=int, default=100, help="first N episodes of each dataset (default 100)")
     parser.add_argument("--episodes-file", default=None, help="evaluate on a custom episode JSON file instead")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the episode resets and the random agents' draws (default 0)")
     parser.add_argument("--hard", action="store_true", help="LangRearrangeHard-v0 (invalid ends, stop required)")
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--video", type=int, default=0, metavar="K", help="save GIFs of the first K episodes")

@@ -55,6 +55,21 @@ def test_parallel_workers_give_the_same_results(tmp_path):
         _lines(tmp_path / "two" / "episodes.jsonl"), key=key)
 
 
+def test_seed_changes_the_random_agents_draws(tmp_path):
+    """--seed must reach the random agents: "10 seeds" of a random baseline are 10 different runs."""
+    runs = {}
+    for seed in (0, 1):
+        out = tmp_path / f"seed{seed}"
+        assert evaluate_main(["--agent", "random-masked", "--datasets", "train", "--episodes", "4", "--seed",
+                              str(seed), "--out", str(out), "--no-progress"]) == 0
+        runs[seed] = [r["actions"] for r in _lines(out / "episodes.jsonl")]
+    assert runs[0] != runs[1]
+    again = tmp_path / "again"
+    evaluate_main(["--agent", "random-masked", "--datasets", "train", "--episodes", "4", "--seed", "1",
+                   "--out", str(again), "--no-progress"])
+    assert [r["actions"] for r in _lines(again / "episodes.jsonl")] == runs[1]  # and stay reproducible
+
+
 SLOW_RUN = """
 import sys, time
 from agents.core import RandomAgent, register_agent

@@ -17,6 +17,8 @@ AGENTS: dict[str, Callable[..., Agent] | str] = {
     "zs-chatgpt": "agents.zero_shot:ZSChatGPT",
     "zs-flamingo": "agents.zero_shot:ZSFlamingo",
 }
+#: agents whose own draws take a ``seed`` option; ``agents.evaluate --seed`` passes it on to them
+SEEDED_AGENTS = frozenset({"random", "random-masked"})
 CHECKPOINT_SPEC = "agent.json"
 
 
