@@ -105,6 +105,13 @@ def read_evals(folder: Path) -> list[dict]:
     return evals
 
 
+def label(out: Path, method: str) -> str:
+    """The method's name in plots and tables, marked when its checkpoint was trained with action masks."""
+    meta = out / method / "checkpoint" / "agent.json"
+    masked = meta.exists() and json.loads(meta.read_text()).get("options", {}).get("action_mask", False)
+    return LABELS[method] + (" + action mask" if masked else "")
+
+
 def run(args: argparse.Namespace) -> None:
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
@@ -166,10 +173,10 @@ def report(args: argparse.Namespace) -> None:
         hours = [e["seconds"] / 3600 for e in evals]
         steps = [e["steps"] for e in evals]
         success = [100 * e["heldout_success"] for e in evals]
-        by_time.plot(hours, success, marker="o", label=LABELS[method])
-        by_steps.plot(steps, success, marker="o", label=LABELS[method])
+        by_time.plot(hours, success, marker="o", label=label(args.out, method))
+        by_steps.plot(steps, success, marker="o", label=label(args.out, method))
         shown = [(h, e["heldout_return"]) for h, e in zip(hours, evals) if "heldout_return" in e]
-        returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=LABELS[method])
+        returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=label(args.out, method))
     for agent, (success, ret) in baselines.items():
         style = dict(linestyle="--" if agent == "random" else ":", color="grey", label=agent)
         by_time.axhline(100 * success, **style)
@@ -187,20 +194,21 @@ def report(args: argparse.Namespace) -> None:
     by_steps.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(args.out / "learning.png", dpi=120)
-    rows = ["| method | steps | training h | final held-out success | best | × random | final held-out return "
+    rows = ["| method | steps | training h | final held-out success | best | × random / × random-masked "
+            "| final held-out return "
             "| episodes with a +5 subgoal | distinct openings |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    random_success = baselines["random"][0]
     for method, evals in runs.items():
         final, best = evals[-1]["heldout_success"], max(e["heldout_success"] for e in evals)
-        ratio = f"{final / random_success:.1f}" if random_success > 0 else "n/a (random = 0)"
+        ratio = " / ".join(f"{final / baselines[a][0]:.1f}" if baselines[a][0] > 0 else "n/a (0)"
+                           for a in ("random", "random-masked"))
         last = evals[-1]
         ret = f"{last['heldout_return']:.2f}" if "heldout_return" in last else "-"
-        rows.append(f"| {LABELS[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%} | "
+        rows.append(f"| {label(args.out, method)} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%} | "
                     f"{best:.1%} | {ratio} | {ret} | {last.get('heldout_subgoal', '-')} | "
                     f"{last.get('heldout_openings', '-')} |")
     for agent, (value, ret) in baselines.items():
-        rows.append(f"| {agent} (10 seeds) | - | - | {value:.2%} | - | - | {ret:.2f} | - | - |")
+        rows.append(f"| {agent} (10 seeds) | - | - | {value:.1%} | - | - | {ret:.2f} | - | - |")
     table = "\n".join(rows)
     note = "random agents: mean over seeds 0-9 of the same 100 held-out episodes"
     (args.out / "learning.md").write_text(f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")
