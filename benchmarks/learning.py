@@ -167,16 +167,17 @@ def report(args: argparse.Namespace) -> None:
     _, heldout = subset_files(args.out, args.subset)
     baselines = {agent: random_baseline(args.out, heldout, agent) for agent in ("random", "random-masked")}
     runs = {m: evals for m in METHODS if (evals := read_evals(args.out / m))}
+    names = {m: label(args.out, m) for m in runs}
     fig, (by_time, by_steps, returns) = plt.subplots(1, 3, figsize=(17, 4.5))
     by_steps.sharey(by_time)  # both success panels, one scale
     for method, evals in runs.items():
         hours = [e["seconds"] / 3600 for e in evals]
         steps = [e["steps"] for e in evals]
         success = [100 * e["heldout_success"] for e in evals]
-        by_time.plot(hours, success, marker="o", label=label(args.out, method))
-        by_steps.plot(steps, success, marker="o", label=label(args.out, method))
+        by_time.plot(hours, success, marker="o", label=names[method])
+        by_steps.plot(steps, success, marker="o", label=names[method])
         shown = [(h, e["heldout_return"]) for h, e in zip(hours, evals) if "heldout_return" in e]
-        returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=label(args.out, method))
+        returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=names[method])
     for agent, (success, ret) in baselines.items():
         style = dict(linestyle="--" if agent == "random" else ":", color="grey", label=agent)
         by_time.axhline(100 * success, **style)
@@ -204,7 +205,7 @@ def report(args: argparse.Namespace) -> None:
                            for a in ("random", "random-masked"))
         last = evals[-1]
         ret = f"{last['heldout_return']:.2f}" if "heldout_return" in last else "-"
-        rows.append(f"| {label(args.out, method)} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%} | "
+        rows.append(f"| {names[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%} | "
                     f"{best:.1%} | {ratio} | {ret} | {last.get('heldout_subgoal', '-')} | "
                     f"{last.get('heldout_openings', '-')} |")
     for agent, (value, ret) in baselines.items():
