@@ -102,7 +102,8 @@ def test_attention_never_crosses_episode_boundaries(tokenizer):
 
 
 def test_act_never_modifies_the_context_it_extends(tokenizer):
-    """``predict`` may reuse a state: extending a context twice gives the same outputs, and the context is intact."""
+    """``predict`` may reuse a state: extending a context twice gives the same outputs, and the context is
+    intact; rollouts (``in_place=True``) write into their context and get the same outputs."""
     venv = make_venv(tokenizer, n=2)
     policy = tiny_model(venv).policy.eval()
     obs = [{k: torch.as_tensor(np.asarray(v)) for k, v in venv.reset().items()} for _ in range(3)]
@@ -110,13 +111,17 @@ def test_act_never_modifies_the_context_it_extends(tokenizer):
     with torch.no_grad():
         for t, o in enumerate(obs[:2]):
             _, _, ctx = policy.act(o, ctx, torch.tensor([t == 0] * 2))
-        before = [(k.clone(), v.clone()) for k, v in ctx.kv]
+        before = ctx.clone()
         first = policy.act(obs[2], ctx, torch.tensor([False, True]))
         second = policy.act(obs[2], ctx, torch.tensor([False, True]))
+        assert torch.equal(ctx.kv, before.kv) and torch.equal(ctx.count, before.count)
+        in_place = policy.act(obs[2], ctx, torch.tensor([False, True]), in_place=True)
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
-    assert first[2].kv[0][0].shape[2] > ctx.kv[0][0].shape[2]  # the step was appended to a new tensor
-    for (k, v), (bk, bv) in zip(ctx.kv, before):
-        assert torch.equal(k, bk) and torch.equal(v, bv)
+    assert torch.equal(first[0], in_place[0]) and torch.equal(first[1], in_place[1])
+    assert in_place[2] is ctx and torch.equal(ctx.count, first[2].count)
+    assert first[2].count[0] == before.count[0] + 1  # env 0 continued with one more token
+    visible = first[2].visible.bool()  # kv is (layers, 2, envs, heads, columns, head_dim)
+    assert torch.equal(ctx.kv.permute(2, 4, 0, 1, 3, 5)[visible], first[2].kv.permute(2, 4, 0, 1, 3, 5)[visible])
 
 
 def test_frozen_llm_encodes_each_distinct_instruction_once(tokenizer):
@@ -135,13 +140,13 @@ def test_frozen_llm_encodes_each_distinct_instruction_once(tokenizer):
         policy.encode_instruction(ids[[1]], mask[[1]])  # the same instruction trimmed to 3 columns
         assert policy._instruction_kv.computed_rows == 3  # nothing new: the LLM did not run
         direct = policy._run_instruction(ids, mask)
-    assert torch.equal(cached.mask, direct.mask) and torch.equal(cached.count, direct.count)
-    for (k, v), (dk, dv) in zip(cached.kv, direct.kv):
-        visible = direct.mask.bool()
-        torch.testing.assert_close(k.transpose(1, 2)[visible], dk.transpose(1, 2)[visible], atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(v.transpose(1, 2)[visible], dv.transpose(1, 2)[visible], atol=1e-5, rtol=1e-5)
-    for (k, _), (ck, _) in zip(again.kv, cached.kv):  # a hit returns the very same numbers
-        assert torch.equal(k[1], ck[0]) and torch.equal(k[0][:, -3:], ck[1][:, -3:])
+    assert torch.equal(cached.visible, direct.visible) and torch.equal(cached.count, direct.count)
+    visible = direct.visible.bool()  # (rows, columns); kv is (layers, 2, rows, heads, columns, head_dim)
+    torch.testing.assert_close(cached.kv.permute(2, 4, 0, 1, 3, 5)[visible], direct.kv.permute(2, 4, 0, 1, 3, 5)[visible],
+                               atol=1e-5, rtol=1e-5)
+    # a hit returns the very same numbers: again's rows are instructions 3 (= 1, 3 tokens) and 0 (10 tokens)
+    assert torch.equal(again.kv[:, :, 1], cached.kv[:, :, 0])
+    assert torch.equal(again.kv[:, :, 0, :, :3], cached.kv[:, :, 1, :, :3])
 
 
 def test_learn_changes_adapters_not_the_frozen_llm(tokenizer):

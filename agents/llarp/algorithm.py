@@ -113,7 +113,8 @@ class LLaRP(OnPolicyAlgorithm):
             obs = self._last_obs
             with torch.no_grad():
                 logits, values, ctx = self.policy.act(obs_as_tensor(obs, self.device), ctx,
-                                                      torch.as_tensor(self._last_episode_starts, device=self.device))
+                                                      torch.as_tensor(self._last_episode_starts, device=self.device),
+                                                      in_place=True)
                 distribution = Categorical(logits=logits)
                 actions = distribution.sample()
                 log_probs = distribution.log_prob(actions)
@@ -134,7 +135,7 @@ class LLaRP(OnPolicyAlgorithm):
             self._last_episode_starts = dones
         with torch.no_grad():
             _, last_values, _ = self.policy.act(obs_as_tensor(new_obs, self.device), ctx,
-                                                torch.as_tensor(dones, device=self.device))
+                                                torch.as_tensor(dones, device=self.device), in_place=True)
         rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
         callback.update_locals(locals())
         callback.on_rollout_end()

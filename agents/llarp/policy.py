@@ -25,6 +25,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 from torch.distributions import Categorical
+from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from agents.core.vision import make_visual_encoder
 from agents.core.backbone import Backbone, load_backbone
@@ -38,27 +39,33 @@ _DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torc
 
 @dataclass
 class StepContext:
-    """Per-env decoding state during rollouts: the LLM's keys/values and which of them each env may see."""
+    """Per-env decoding state during rollouts, in *prefix layout*.
 
-    kv: list[tuple[torch.Tensor, torch.Tensor]] | None  # per layer (N, heads, L, head_dim); None = nothing yet
-    mask: torch.Tensor  # (N, L) 1 = a token of this env's current episode
-    count: torch.Tensor  # (N,) tokens in each env's current episode (= next position id)
+    Env i's current episode (its instruction, then its steps) fills columns ``0 .. count[i]-1`` of
+    ``kv``; the columns after are free. A step writes its tokens at column ``count[i]`` in place, so
+    decoding never copies the cache: a ``torch.cat`` per layer and step would read and write all of
+    it, as much memory traffic per step as a large share of the LLM's weights.
+    """
+
+    kv: torch.Tensor | None  # (layers, 2 [keys, values], N, kv_heads, capacity, head_dim); None = nothing yet
+    count: torch.Tensor  # (N,) tokens of each env's current episode (= the next token's column and position id)
 
     @classmethod
     def empty(cls, n_envs: int, device: torch.device) -> "StepContext":
-        return cls(None, torch.zeros(n_envs, 0, dtype=torch.long, device=device),
-                   torch.zeros(n_envs, dtype=torch.long, device=device))
+        return cls(None, torch.zeros(n_envs, dtype=torch.long, device=device))
 
-    def compacted(self) -> "StepContext":
-        """Drop cached columns no env can see any more (old episodes, padding), keeping each env's order."""
-        keep = int(self.count.max().item()) if self.count.numel() else 0
-        if self.kv is None or self.mask.shape[1] <= 2 * keep + 16:
-            return self
-        order = torch.argsort(self.mask, dim=1, descending=True, stable=True)[:, :keep]  # visible first, in order
-        index = order[:, None, :, None]
-        kv = [(k.gather(2, index.expand(-1, k.shape[1], -1, k.shape[3])),
-               v.gather(2, index.expand(-1, v.shape[1], -1, v.shape[3]))) for k, v in self.kv]
-        return StepContext(kv, self.mask.gather(1, order), self.count)
+    def clone(self) -> "StepContext":
+        return StepContext(None if self.kv is None else self.kv.clone(), self.count.clone())
+
+    @property
+    def visible(self) -> torch.Tensor:
+        """(N, capacity) 1 where a column holds a token of the env's current episode."""
+        width = 0 if self.kv is None else self.kv.shape[4]
+        return (torch.arange(width, device=self.count.device)[None] < self.count[:, None]).long()
+
+    def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer (keys, values), views (N, kv_heads, capacity, head_dim) of ``kv``."""
+        return [] if self.kv is None else [(layer[0], layer[1]) for layer in self.kv]
 
 
 class LLaRPPolicy(BasePolicy):
@@ -206,7 +213,7 @@ class LLaRPPolicy(BasePolicy):
         The steps attend to the instruction through its key/value cache, as in rollouts.
         """
         ctx = self.encode_instruction(instruction, instruction_mask)
-        hidden, _ = self._extend(ctx, *self._step_block(steps, step_mask))
+        hidden, _, _ = self._decode_after(ctx, *self._step_block(steps, step_mask))
         s = self.step_tokens
         return self.heads(hidden[:, s - 1::s], steps.get("action_mask"))  # (B, T, D): the last token of every step
 
@@ -219,6 +226,14 @@ class LLaRPPolicy(BasePolicy):
         tokens = self.embed_steps(flat).view(b, t * s, self.hidden_size)
         return tokens, step_mask.long().repeat_interleave(s, dim=1)
 
+    def _decode_after(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, Any, torch.Tensor]:
+        """Decode a block of tokens (B, T, D), where ``bmask`` (B, T) says which exist, after each row's
+        context, in one pass: the hidden states, the transformers cache of context + block, and its mask."""
+        positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
+        mask = torch.cat([ctx.visible, bmask], dim=1)
+        out = self._decode(block, mask, positions, _cache_holding(ctx.layers()))
+        return out.last_hidden_state, out.cache, mask
+
     def encode_instruction(self, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> StepContext:
         """A fresh context per row holding its instruction (B, K ids, left-aligned).
 
@@ -228,6 +243,8 @@ class LLaRPPolicy(BasePolicy):
         the LLM once, not at every episode start, rollout prefill and PPO minibatch.
         """
         ids, mask = _trim(instruction, instruction_mask.long())
+        if (mask[:, 1:] > mask[:, :-1]).any():
+            raise ValueError("instruction_mask must be left-aligned in every row (its 1s first, then 0s)")
         if self.llm_trainable:
             return self._run_instruction(ids, mask)
         entries = self._instruction_kv.get(row_keys(ids, mask),
@@ -238,59 +255,88 @@ class LLaRPPolicy(BasePolicy):
     def _instruction_entries(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """Per row: the frozen LLM's keys/values of its real tokens, (layers, 2, heads, K_row, head_dim)."""
         ctx = self._run_instruction(ids, mask)
-        kv = torch.stack([torch.stack(pair) for pair in ctx.kv])  # (layers, 2, R, heads, K, head_dim), right-aligned
-        width = kv.shape[4]
-        return [kv[:, :, r, :, width - n:].clone() for r, n in enumerate(ctx.count.tolist())]
+        return [ctx.kv[:, :, r, :, :n].clone() for r, n in enumerate(ctx.count.tolist())]
 
     def _run_instruction(self, ids: torch.Tensor, mask: torch.Tensor) -> StepContext:
-        embeds, mask = _right_align(self.embed_instruction(ids).float(), mask)
-        _, ctx = self._extend(StepContext.empty(len(ids), embeds.device), embeds, mask)
-        return ctx
+        """The LLM over left-aligned instructions: already prefix layout (padding columns come after ``count``)."""
+        embeds = self.embed_instruction(ids)
+        positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+        out = self._decode(embeds, mask, positions, _cache_holding([]))
+        kv = torch.stack([torch.stack((layer.keys, layer.values)) for layer in out.cache.layers])
+        return StepContext(kv, mask.sum(1))
 
-    # --- rollouts: one step per env with the key/value cache ---------------------------------------
+    # --- rollouts: one step per env, writing into the key/value cache -------------------------------
 
-    def act(self, obs: dict[str, torch.Tensor], ctx: StepContext, episode_start: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor, StepContext]:
-        """Logits (N, A) and values (N,) for the newest observation of each env.
+    def act(self, obs: dict[str, torch.Tensor], ctx: StepContext, episode_start: torch.Tensor,
+            in_place: bool = False) -> tuple[torch.Tensor, torch.Tensor, StepContext]:
+        """Logits (N, A) and values (N,) for the newest observation of each env, and the extended context.
 
         Envs with ``episode_start`` forget their cached tokens and begin with their
-        instruction, which is encoded for those envs only and spliced into the cache.
+        instruction, which is encoded for those envs only and written into the cache.
+        ``in_place=True`` lets the step write into ``ctx`` itself (rollouts, which never
+        return to an old context); otherwise ``ctx`` is left as it was, since ``predict``
+        may be handed the same state twice, and the step extends a copy.
         """
-        n = episode_start.shape[0]
+        if not in_place:
+            ctx = ctx.clone()
         start = episode_start.bool()
         if start.any():
-            ctx = self._start_episodes(ctx, start, obs["instruction"], obs["instruction_mask"])
-        step = self.embed_steps(obs)  # (N, S, D)
-        hidden, ctx = self._extend(ctx, step, torch.ones(n, step.shape[1], dtype=torch.long, device=step.device))
+            self._start_episodes(ctx, start, obs["instruction"], obs["instruction_mask"])
+        hidden = self._append(ctx, self.embed_steps(obs))
         logits, values = self.heads(hidden[:, -1], obs.get("action_mask"))
-        return logits, values, ctx.compacted()
+        return logits, values, ctx
 
     def _start_episodes(self, ctx: StepContext, start: torch.Tensor, instruction: torch.Tensor,
-                        instruction_mask: torch.Tensor) -> StepContext:
+                        instruction_mask: torch.Tensor) -> None:
+        """Replace the context of the envs in ``start`` (in place) with their new instruction."""
         rows = start.nonzero().squeeze(1)
         fresh = self.encode_instruction(instruction[rows], instruction_mask[rows])
-        imask = fresh.mask
-        n, width = start.shape[0], imask.shape[1]
-        keep = (~start).long()[:, None]
-        mask = torch.cat([ctx.mask * keep, torch.zeros(n, width, dtype=torch.long, device=imask.device)], dim=1)
-        mask[rows, -width:] = imask
-        if ctx.kv is None:  # nothing cached yet: the new columns are the whole cache
-            kv = [(_scatter_rows(k, rows, n), _scatter_rows(v, rows, n)) for k, v in fresh.kv]
-        else:
-            kv = [(torch.cat([k, _scatter_rows(fk, rows, n)], dim=2), torch.cat([v, _scatter_rows(fv, rows, n)], dim=2))
-                  for (k, v), (fk, fv) in zip(ctx.kv, fresh.kv)]
-        count = ctx.count * (~start).long()
-        count[rows] = fresh.count
-        return StepContext(kv, mask, count)
+        width = fresh.kv.shape[4]
+        ctx.count[rows] = 0
+        self._reserve(ctx, max(width, int(ctx.count.max())))
+        ctx.kv[:, :, rows, :, :width] = fresh.kv
+        ctx.count[rows] = fresh.count
 
-    def _extend(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, StepContext]:
-        """Append a block of tokens per env to the cached contexts (right-align the real ones when the
-        last position must be the newest token, as in ``act``)."""
-        positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
-        mask = torch.cat([ctx.mask, bmask], dim=1)
-        out = self._decode(block, mask, positions, _cache_holding(ctx.kv))
-        kv = [(layer.keys, layer.values) for layer in out.cache.layers]
-        return out.last_hidden_state, StepContext(kv, mask, ctx.count + bmask.sum(1))
+    def _append(self, ctx: StepContext, block: torch.Tensor) -> torch.Tensor:
+        """Decode a block of q tokens per env (N, q, D) after its episode so far, writing their keys and
+        values at columns ``count .. count+q-1`` in place; the hidden states (N, q, D)."""
+        q = block.shape[1]
+        self._reserve(ctx, int(ctx.count.max()) + q)
+        columns = ctx.count[:, None] + torch.arange(q, device=block.device)  # (N, q); also the position ids
+        width = ctx.kv.shape[4]
+        sees = torch.arange(width, device=block.device)[None, None] <= columns[:, :, None]  # (N, q, width)
+        cache = _cache_holding([(_InPlaceLayer(k, v, columns)) for k, v in ctx.layers()])
+        out = self._decode(block, self._attention_mask(sees[:, None]), columns, cache)
+        ctx.count = ctx.count + q
+        return out.last_hidden_state
+
+    def _reserve(self, ctx: StepContext, need: int) -> None:
+        """Give ``ctx`` room for ``need`` columns. Capacity moves in blocks of 32 and shrinks only when
+        far too large, so rollouts reallocate rarely; columns below every env's count are kept."""
+        window = getattr(self.llm.config, "sliding_window", None)
+        if window and need > window:
+            raise ValueError(f"an episode of {need} tokens exceeds the LLM's sliding window of {window} tokens; "
+                             "LLaRP rollouts attend to whole episodes (use fewer steps or tokens_per_step)")
+        have = 0 if ctx.kv is None else ctx.kv.shape[4]
+        if need <= have <= need + 64:
+            return
+        config = self.llm.config
+        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        capacity = -(-need // 32) * 32
+        kv = torch.zeros(config.num_hidden_layers, 2, len(ctx.count), heads, capacity, head_dim,
+                         dtype=self.llm_dtype, device=ctx.count.device)
+        if ctx.kv is not None:
+            keep = min(have, capacity)
+            kv[..., :keep, :] = ctx.kv[..., :keep, :]
+        ctx.kv = kv
+
+    def _attention_mask(self, sees: torch.Tensor) -> torch.Tensor:
+        """A ready 4D mask (N, 1, q, width) from booleans, in the form the LLM's attention kernel takes."""
+        if self.llm.config._attn_implementation == "sdpa":
+            return sees
+        return torch.zeros(sees.shape, dtype=self.llm_dtype, device=sees.device).masked_fill(
+            ~sees, torch.finfo(self.llm_dtype).min)
 
     def prefill(self, instruction: torch.Tensor, instruction_mask: torch.Tensor, steps: dict[str, torch.Tensor],
                 step_mask: torch.Tensor) -> StepContext:
@@ -302,10 +348,10 @@ class LLaRPPolicy(BasePolicy):
         has = step_mask.any(dim=1)
         if t == 0 or not has.any():
             return StepContext.empty(b, instruction.device)
-        fresh = self.encode_instruction(instruction, instruction_mask)
-        ctx = StepContext(fresh.kv, fresh.mask * has[:, None].long(), fresh.count * has.long())
-        _, ctx = self._extend(ctx, *_right_align(*self._step_block(steps, step_mask)))
-        return ctx
+        ctx = self.encode_instruction(instruction, instruction_mask)
+        _, cache, mask = self._decode_after(ctx, *self._step_block(steps, step_mask))
+        kv = torch.stack([torch.stack((layer.keys, layer.values)) for layer in cache.layers])
+        return _prefix_layout(kv, mask * has[:, None].long())
 
     # --- SB3 API -------------------------------------------------------------------------------------
 
@@ -344,45 +390,61 @@ def _trim(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 
 
 def _context_from_entries(entries: list[torch.Tensor]) -> StepContext:
-    """Cached per-row instruction keys/values -> one right-aligned batch context, like ``_run_instruction``'s."""
+    """Cached per-row instruction keys/values -> one batch context in prefix layout, like ``_run_instruction``'s."""
     counts = [e.shape[3] for e in entries]
-    width = max(max(counts), 1)
     layers, _, heads, _, head_dim = entries[0].shape
-    kv = entries[0].new_zeros((layers, 2, len(entries), heads, width, head_dim))
+    kv = entries[0].new_zeros((layers, 2, len(entries), heads, max(max(counts), 1), head_dim))
     for r, e in enumerate(entries):
-        kv[:, :, r, :, width - counts[r]:] = e
-    count = torch.tensor(counts, device=kv.device)
-    visible = (torch.arange(width, device=kv.device)[None] >= width - count[:, None]).long()
-    return StepContext([(layer[0], layer[1]) for layer in kv], visible, count)
+        kv[:, :, r, :, :counts[r]] = e
+    return StepContext(kv, torch.tensor(counts, device=kv.device))
 
 
-def _cache_holding(kv: list[tuple[torch.Tensor, torch.Tensor]] | None) -> Any:
-    """A transformers ``DynamicCache`` that holds ``kv`` as they are, uncopied.
+def _prefix_layout(kv: torch.Tensor, visible: torch.Tensor) -> StepContext:
+    """Keys/values (layers, 2, N, heads, L, head_dim) whose ``visible`` (N, L) columns are each env's
+    episode, in order but with gaps -> a context holding just those columns, moved to the front."""
+    count = visible.sum(1)
+    keep = max(int(count.max().item()), 1)
+    order = torch.argsort(visible, dim=1, descending=True, stable=True)[:, :keep]  # visible first, in order
+    layers, _, n, heads, _, head_dim = kv.shape
+    index = order[None, None, :, None, :, None].expand(layers, 2, n, heads, keep, head_dim)
+    return StepContext(kv.gather(4, index), count)
 
-    ``DynamicCache(ddp_cache_data=kv)`` copies every layer once before the step appends
-    its tokens (a second copy); on CPU that copy is memory traffic comparable to a share of
-    the weights read per decoded step. Appending still builds new tensors, so ``kv`` (the
-    caller's ``StepContext``, maybe reused by ``predict``) is never modified.
+
+class _InPlaceLayer(DynamicLayer):
+    """A transformers cache layer over preallocated buffers: each row's new keys/values are written at
+    its own columns (``columns`` (N, q)), in place, and attention sees the whole buffer under the 4D
+    mask ``_append`` builds. Only what decoding calls is needed: ``update``."""
+
+    is_sliding = False
+
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, columns: torch.Tensor) -> None:
+        super().__init__()
+        self.keys, self.values, self.device, self.is_initialized = keys, values, keys.device, True
+        self.rows, self.columns = torch.arange(len(columns), device=columns.device)[:, None], columns
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        # (N, heads, q, head_dim) -> rows x columns (N, q) of the buffers; index_put, since scatter_ walks
+        # the whole buffer on CPU (~30x slower here)
+        self.keys[self.rows, :, self.columns] = key_states.transpose(1, 2)
+        self.values[self.rows, :, self.columns] = value_states.transpose(1, 2)
+        return self.keys, self.values
+
+
+def _cache_holding(layers: list[Any]) -> Any:
+    """A transformers ``DynamicCache`` over the given layers: ``_InPlaceLayer``s, or (keys, values)
+    pairs held as they are, uncopied.
+
+    ``DynamicCache(ddp_cache_data=kv)`` would copy every layer once before appending the
+    block (a second copy). Appending to a pair builds new tensors, so the caller's keys and
+    values are never modified.
     """
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
     cache = DynamicCache()
-    for k, v in kv or ():
-        layer = DynamicLayer()
-        layer.lazy_initialization(k, v)
-        layer.keys, layer.values = k, v
+    for layer in layers:
+        if isinstance(layer, tuple):
+            k, v = layer
+            layer = DynamicLayer()
+            layer.lazy_initialization(k, v)
+            layer.keys, layer.values = k, v
         cache.layers.append(layer)
     return cache
-
-
-def _scatter_rows(x: torch.Tensor, rows: torch.Tensor, n: int) -> torch.Tensor:
-    """(R, ...) values of some envs -> (N, ...) zeros with those rows filled in."""
-    out = x.new_zeros((n, *x.shape[1:]))
-    out[rows] = x
-    return out
-
-
-def _right_align(block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move each row's real tokens to the end of the block (stable), so the last position is the newest token."""
-    order = torch.argsort(bmask, dim=1, stable=True)  # zeros first, ones keep their order
-    return block.gather(1, order[..., None].expand_as(block)), bmask.gather(1, order)
