@@ -124,6 +124,35 @@ def test_act_never_modifies_the_context_it_extends(tokenizer):
     assert torch.equal(ctx.kv.permute(2, 4, 0, 1, 3, 5)[visible], first[2].kv.permute(2, 4, 0, 1, 3, 5)[visible])
 
 
+def test_context_capacity_grows_and_shrinks_keeping_every_episode(tokenizer):
+    """Rollout buffers are reallocated in blocks: the columns of every env's episode survive both ways."""
+    policy = tiny_model(make_venv(tokenizer, n=2)).policy
+    ctx = StepContext.empty(2, torch.device("cpu"))
+    policy._reserve(ctx, 40)
+    assert ctx.kv.shape[4] == 64 and ctx.kv.shape[2] == 2
+    ctx.kv.normal_()
+    ctx.count = torch.tensor([3, 37])
+    grown = ctx.clone()
+    policy._reserve(grown, 150)
+    assert grown.kv.shape[4] == 160 and torch.equal(grown.kv[..., :64, :], ctx.kv)
+    grown.count = torch.tensor([3, 5])
+    policy._reserve(grown, 6)  # far more room than needed: shrink to one block
+    assert grown.kv.shape[4] == 32 and torch.equal(grown.kv[..., :5, :], ctx.kv[..., :5, :])
+
+
+def test_bad_instruction_layouts_are_refused_with_a_clear_error(tokenizer):
+    venv = make_venv(tokenizer, n=1)
+    policy = tiny_model(venv).policy.eval()
+    ids, mask = torch.randint(0, 1000, (1, 6)), torch.tensor([[0, 0, 1, 1, 1, 1]])
+    with pytest.raises(ValueError, match="instruction_mask must be left-aligned"):
+        policy.encode_instruction(ids, mask)
+    # an episode longer than a sliding-window LLM's window (Gemma-3: 512) would differ from the update pass
+    policy.llm.config.sliding_window = 4
+    obs = {k: torch.as_tensor(np.asarray(v)) for k, v in venv.reset().items()}
+    with torch.no_grad(), pytest.raises(ValueError, match="exceeds the LLM's sliding window of 4 tokens"):
+        policy.act(obs, StepContext.empty(1, torch.device("cpu")), torch.tensor([True]))
+
+
 def test_frozen_llm_encodes_each_distinct_instruction_once(tokenizer):
     """The cached instruction keys/values equal a fresh LLM pass, and repeats never reach the LLM."""
     venv = make_venv(tokenizer)

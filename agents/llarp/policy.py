@@ -305,7 +305,8 @@ class LLaRPPolicy(BasePolicy):
         columns = ctx.count[:, None] + torch.arange(q, device=block.device)  # (N, q); also the position ids
         width = ctx.kv.shape[4]
         sees = torch.arange(width, device=block.device)[None, None] <= columns[:, :, None]  # (N, q, width)
-        cache = _cache_holding([(_InPlaceLayer(k, v, columns)) for k, v in ctx.layers()])
+        rows = torch.arange(len(columns), device=block.device)[:, None]
+        cache = _cache_holding([_InPlaceLayer(k, v, rows, columns) for k, v in ctx.layers()])
         out = self._decode(block, self._attention_mask(sees[:, None]), columns, cache)
         ctx.count = ctx.count + q
         return out.last_hidden_state
@@ -411,16 +412,16 @@ def _prefix_layout(kv: torch.Tensor, visible: torch.Tensor) -> StepContext:
 
 
 class _InPlaceLayer(DynamicLayer):
-    """A transformers cache layer over preallocated buffers: each row's new keys/values are written at
-    its own columns (``columns`` (N, q)), in place, and attention sees the whole buffer under the 4D
-    mask ``_append`` builds. Only what decoding calls is needed: ``update``."""
+    """A transformers cache layer over preallocated buffers (N, heads, capacity, head_dim): env ``rows[i]``
+    writes its new keys/values at its own ``columns[i]`` (rows (N, 1), columns (N, q)), in place, and
+    attention sees the whole buffer under the 4D mask ``_append`` builds."""
 
     is_sliding = False
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, columns: torch.Tensor) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> None:
         super().__init__()
         self.keys, self.values, self.device, self.is_initialized = keys, values, keys.device, True
-        self.rows, self.columns = torch.arange(len(columns), device=columns.device)[:, None], columns
+        self.rows, self.columns = rows, columns
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
                ) -> tuple[torch.Tensor, torch.Tensor]:
