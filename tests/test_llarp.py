@@ -171,7 +171,8 @@ def test_frozen_llm_encodes_each_distinct_instruction_once(tokenizer):
         direct = policy._run_instruction(ids, mask)
     assert torch.equal(cached.visible, direct.visible) and torch.equal(cached.count, direct.count)
     visible = direct.visible.bool()  # (rows, columns); kv is (layers, 2, rows, heads, columns, head_dim)
-    torch.testing.assert_close(cached.kv.permute(2, 4, 0, 1, 3, 5)[visible], direct.kv.permute(2, 4, 0, 1, 3, 5)[visible],
+    by_column = (2, 4, 0, 1, 3, 5)
+    torch.testing.assert_close(cached.kv.permute(by_column)[visible], direct.kv.permute(by_column)[visible],
                                atol=1e-5, rtol=1e-5)
     # a hit returns the very same numbers: again's rows are instructions 3 (= 1, 3 tokens) and 0 (10 tokens)
     assert torch.equal(again.kv[:, :, 1], cached.kv[:, :, 0])

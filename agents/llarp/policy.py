@@ -226,7 +226,8 @@ class LLaRPPolicy(BasePolicy):
         tokens = self.embed_steps(flat).view(b, t * s, self.hidden_size)
         return tokens, step_mask.long().repeat_interleave(s, dim=1)
 
-    def _decode_after(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor) -> tuple[torch.Tensor, Any, torch.Tensor]:
+    def _decode_after(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor
+                      ) -> tuple[torch.Tensor, Any, torch.Tensor]:
         """Decode a block of tokens (B, T, D), where ``bmask`` (B, T) says which exist, after each row's
         context, in one pass: the hidden states, the transformers cache of context + block, and its mask."""
         positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
