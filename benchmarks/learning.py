@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -90,9 +91,17 @@ def episode_stats(records: Path) -> dict:
     if not episodes:
         return {}
     returns = [r["reward"] for r in episodes]
-    return {"heldout_return": sum(returns) / len(returns),
+    return {"heldout_episodes": len(episodes), "heldout_return": sum(returns) / len(returns),
             "heldout_subgoal": sum(ret > 4 for ret in returns),
             "heldout_openings": len({tuple(r["actions"][:3]) for r in episodes})}
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate: honest at 0-10% successes in 100 episodes, where the
+    normal approximation would reach below 0."""
+    p = successes / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
 def read_evals(folder: Path) -> list[dict]:
@@ -142,10 +151,11 @@ def run(args: argparse.Namespace) -> None:
                     print(f"{method} failed: see {args.out / method / 'train.log'}", flush=True)
 
 
-def random_baseline(out: Path, heldout: Path, agent: str, seeds: int = 10) -> tuple[float, float]:
-    """Mean held-out success and return of a random agent over ``seeds`` seeds (random rarely succeeds
-    here: 100 episodes alone would usually measure 0, which makes "3x random" meaningless)."""
-    successes, returns = [], []
+def random_baseline(out: Path, heldout: Path, agent: str, seeds: int = 10) -> tuple[float, float, int]:
+    """Mean held-out success and return of a random agent over ``seeds`` seeds, and the episodes behind
+    them (random rarely succeeds here: 100 episodes alone would usually measure 0, which makes "3x
+    random" meaningless)."""
+    successes, returns, episodes = [], [], 0
     for seed in range(seeds):
         folder = out / "baselines" / f"{agent}-seed{seed}"
         if not (folder / "summary.json").exists():
@@ -154,8 +164,10 @@ def random_baseline(out: Path, heldout: Path, agent: str, seeds: int = 10) -> tu
                            cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         summary = json.loads((folder / "summary.json").read_text())["summary"]
         successes.append(float(next(iter(summary.values()))["success"]))
-        returns.append(episode_stats(folder / "episodes.jsonl")["heldout_return"])
-    return sum(successes) / len(successes), sum(returns) / len(returns)
+        stats = episode_stats(folder / "episodes.jsonl")
+        returns.append(stats["heldout_return"])
+        episodes += stats["heldout_episodes"]
+    return sum(successes) / len(successes), sum(returns) / len(returns), episodes
 
 
 def report(args: argparse.Namespace) -> None:
@@ -178,7 +190,7 @@ def report(args: argparse.Namespace) -> None:
         by_steps.plot(steps, success, marker="o", label=names[method])
         shown = [(h, e["heldout_return"]) for h, e in zip(hours, evals) if "heldout_return" in e]
         returns.plot([h for h, _ in shown], [r for _, r in shown], marker="o", label=names[method])
-    for agent, (success, ret) in baselines.items():
+    for agent, (success, ret, _) in baselines.items():
         style = dict(linestyle="--" if agent == "random" else ":", color="grey", label=agent)
         by_time.axhline(100 * success, **style)
         by_steps.axhline(100 * success, **style)
@@ -195,7 +207,7 @@ def report(args: argparse.Namespace) -> None:
     by_steps.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(args.out / "learning.png", dpi=120)
-    rows = ["| method | steps | training h | final held-out success | best | × random / × random-masked "
+    rows = ["| method | steps | training h | final held-out success [95% CI] | best | × random / × random-masked "
             "| final held-out return "
             "| episodes with a +5 subgoal | distinct openings |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -205,13 +217,17 @@ def report(args: argparse.Namespace) -> None:
                            for a in ("random", "random-masked"))
         last = evals[-1]
         ret = f"{last['heldout_return']:.2f}" if "heldout_return" in last else "-"
-        rows.append(f"| {names[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%} | "
+        n = last.get("heldout_episodes")
+        interval = " [{:.1%}, {:.1%}]".format(*wilson_interval(final * n, n)) if n else ""
+        rows.append(f"| {names[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%}{interval} | "
                     f"{best:.1%} | {ratio} | {ret} | {last.get('heldout_subgoal', '-')} | "
                     f"{last.get('heldout_openings', '-')} |")
-    for agent, (value, ret) in baselines.items():
-        rows.append(f"| {agent} (10 seeds) | - | - | {value:.1%} | - | - | {ret:.2f} | - | - |")
+    for agent, (value, ret, n) in baselines.items():
+        interval = "[{:.1%}, {:.1%}]".format(*wilson_interval(value * n, n))
+        rows.append(f"| {agent} (10 seeds) | - | - | {value:.1%} {interval} | - | - | {ret:.2f} | - | - |")
     table = "\n".join(rows)
-    note = "random agents: mean over seeds 0-9 of the same 100 held-out episodes"
+    note = ("random agents: mean over seeds 0-9 of the same 100 held-out episodes; "
+            "[a, b]: 95% Wilson interval of a success rate")
     (args.out / "learning.md").write_text(f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")
     print(table)
     print(f"wrote {args.out / 'learning.png'} and {args.out / 'learning.md'}")
