@@ -8,8 +8,9 @@
 Two ways to run the same function:
 
 * ``act`` (rollouts, ``predict``): one step for a batch of envs, reusing each env's
-  key/value cache (:class:`StepContext`). A new episode masks out everything the env saw
-  before, so attention never crosses episode boundaries.
+  key/value cache (:class:`StepContext`). A new episode starts the env's row of the cache
+  afresh at column 0, and each token sees only columns below its own, so attention never
+  crosses episode boundaries.
 * ``evaluate_sequences`` (PPO update): whole episode chunks in one masked parallel pass.
 
 Both give the same numbers (tests/test_llarp.py checks max |diff| <= 1e-4 in fp32).
