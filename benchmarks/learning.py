@@ -104,6 +104,11 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
+def rate_with_interval(rate: float, n: int | None) -> str:
+    """"21.0% [14.2%, 30.0%]" for a success rate over n episodes (no interval when n is unknown)."""
+    return f"{rate:.1%}" + (" [{:.1%}, {:.1%}]".format(*wilson_interval(rate * n, n)) if n else "")
+
+
 def read_evals(folder: Path) -> list[dict]:
     """Held-out evaluations of one method, each with its episode statistics added (while success is 0,
     the return from subgoal rewards shows whether a method learns at all)."""
@@ -217,14 +222,12 @@ def report(args: argparse.Namespace) -> None:
                            for a in ("random", "random-masked"))
         last = evals[-1]
         ret = f"{last['heldout_return']:.2f}" if "heldout_return" in last else "-"
-        n = last.get("heldout_episodes")
-        interval = " [{:.1%}, {:.1%}]".format(*wilson_interval(final * n, n)) if n else ""
-        rows.append(f"| {names[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {final:.1%}{interval} | "
+        shown_final = rate_with_interval(final, last.get("heldout_episodes"))
+        rows.append(f"| {names[method]} | {last['steps']:,} | {last['seconds'] / 3600:.2f} | {shown_final} | "
                     f"{best:.1%} | {ratio} | {ret} | {last.get('heldout_subgoal', '-')} | "
                     f"{last.get('heldout_openings', '-')} |")
     for agent, (value, ret, n) in baselines.items():
-        interval = "[{:.1%}, {:.1%}]".format(*wilson_interval(value * n, n))
-        rows.append(f"| {agent} (10 seeds) | - | - | {value:.1%} {interval} | - | - | {ret:.2f} | - | - |")
+        rows.append(f"| {agent} (10 seeds) | - | - | {rate_with_interval(value, n)} | - | - | {ret:.2f} | - | - |")
     table = "\n".join(rows)
     note = ("random agents: mean over seeds 0-9 of the same 100 held-out episodes; "
             "[a, b]: 95% Wilson interval of a success rate")

@@ -418,8 +418,6 @@ class _InPlaceLayer(DynamicLayer):
     writes its new keys/values at its own ``columns[i]`` (rows (N, 1), columns (N, q)), in place, and
     attention sees the whole buffer under the 4D mask ``_append`` builds."""
 
-    is_sliding = False
-
     def __init__(self, keys: torch.Tensor, values: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> None:
         super().__init__()
         self.keys, self.values, self.device, self.is_initialized = keys, values, keys.device, True
