@@ -18,6 +18,16 @@ from gym_langrearrange.planner import Oracle
 from gym_langrearrange.skills import NUM_SKILLS
 
 
+class InfrastructureError(RuntimeError):
+    """The episode could not be played for a reason outside the policy (an API endpoint that is
+    down, a server that times out, a quota): raised from ``reset`` or ``act``.
+
+    ``agents.evaluate`` records such episodes as errors, not failures: they are left out of
+    success rates, retried when the run is resumed, and a run of consecutive ones stops the
+    evaluation with this message as the cause.
+    """
+
+
 class Agent:
     """Base class of every agent. Subclasses override ``act`` and usually ``reset``."""
 
@@ -34,6 +44,8 @@ class Agent:
         """A new episode starts with this observation."""
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
+        """The next skill id. Raise ``InfrastructureError`` when the episode cannot be played
+        for reasons outside the policy (see there); any other exception is a bug."""
         raise NotImplementedError
 
     def episode_log(self) -> dict[str, Any]:
