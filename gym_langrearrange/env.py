@@ -9,6 +9,8 @@ caches per-scene backgrounds.
 from __future__ import annotations
 
 import math
+import operator
+import os
 import string
 from typing import Any
 
@@ -20,6 +22,7 @@ from gymnasium.error import ResetNeeded
 from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RECEPTACLES
 from gym_langrearrange.datasets.build import make_state
 from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
+from gym_langrearrange.datasets.generator import DATASETS
 from gym_langrearrange.datasets.source import EpisodeSource
 from gym_langrearrange.spaces import LiveText
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
@@ -48,27 +51,37 @@ class LangRearrangeEnv(gym.Env):
             failure and the agent must call ``stop``; success is judged at ``stop``.
         render_mode: ``"rgb_array"`` makes ``render()`` return a top-down map.
         max_steps: skill steps before truncation (32 in the benchmark).
+
+    Integers may be of any integral type (``np.int64`` too) but not bools; ``render`` and ``hard``
+    must be bools. A bad argument raises ``ValueError`` naming it, its value and what is allowed.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
-    def __init__(self, split: str = "train", episodes: str | None = None, image_size: int = 256,
+    def __init__(self, split: str = "train", episodes: str | os.PathLike | None = None, image_size: int = 256,
                  render: bool = True, obs_mode: str = "rgb", hard: bool = False, render_mode: str | None = None,
                  max_steps: int = MAX_STEPS) -> None:
-        if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size <= 0:
-            raise ValueError(f"image_size must be a positive int (pixels per side), got {image_size!r}")
-        if obs_mode not in ("rgb", "text"):
+        image_size = _positive_int("image_size", image_size, "pixels per side")
+        max_steps = _positive_int("max_steps", max_steps, "skill steps before truncation")
+        render, hard = _flag("render", render), _flag("hard", hard)
+        if not isinstance(obs_mode, str) or obs_mode not in ("rgb", "text"):
             raise ValueError(f"obs_mode must be 'rgb' or 'text', got {obs_mode!r}")
-        if render_mode not in (None, "rgb_array"):
+        if render_mode is not None and (not isinstance(render_mode, str) or render_mode != "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        if not isinstance(max_steps, int) or max_steps <= 0:
-            raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
-        self.source = EpisodeSource.from_file(episodes) if episodes is not None else EpisodeSource.from_split(split)
+        if episodes is not None:
+            if not isinstance(episodes, (str, os.PathLike)):
+                raise ValueError(f"episodes must be the path (str or os.PathLike) of an episode JSON file, "
+                                 f"got {episodes!r} of type {type(episodes).__name__}")
+            self.source = EpisodeSource.from_file(episodes)
+        else:
+            if not isinstance(split, str):
+                raise ValueError(f"split must be a dataset name (str), one of {', '.join(DATASETS)}; got {split!r}")
+            self.source = EpisodeSource.from_split(split)  # an unknown name: "unknown split ...; allowed: ..."
         self.split = self.source.name
         self.image_size = image_size
-        self.render_rgb = bool(render)
+        self.render_rgb = render
         self.obs_mode = obs_mode
-        self.hard = bool(hard)
+        self.hard = hard
         self.render_mode = render_mode
         self.max_steps = max_steps
 
@@ -167,10 +180,11 @@ class LangRearrangeEnv(gym.Env):
 
     def _next_index(self, seed: int | None, options: dict[str, Any] | None) -> int:
         if options and "episode_index" in options:
-            idx = options["episode_index"]
-            if not isinstance(idx, (int, np.integer)) or not 0 <= idx < len(self.source):
-                raise ValueError(f"options['episode_index'] must be an int in 0..{len(self.source) - 1}, got {idx!r}")
-            return int(idx)
+            idx = _integer(options["episode_index"])
+            if idx is None or not 0 <= idx < len(self.source):
+                raise ValueError(f"options['episode_index'] must be an int in 0..{len(self.source) - 1}, "
+                                 f"got {options['episode_index']!r}")
+            return idx
         if seed is not None or self._order is None or self._cursor >= len(self._order):
             self._order = self.np_random.permutation(len(self.source))
             self._cursor = 0
@@ -285,3 +299,33 @@ class LangRearrangeEnv(gym.Env):
             "feedback": feedback, "action_mask": self._mask.copy(), "episode_id": self.episode.episode_id,
             "split": self.split,
         }
+
+
+# --- argument checks ----------------------------------------------------------------------------
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as an int if it is an integer of any integral type (int, np.int64, ...), else None.
+
+    Bools are refused although Python counts them as ints: ``max_steps=True`` is a mistake, not 1.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def _positive_int(field: str, value: Any, meaning: str) -> int:
+    number = _integer(value)
+    if number is None or number <= 0:
+        raise ValueError(f"{field} must be a positive int ({meaning}), got {value!r} of type {type(value).__name__}")
+    return number
+
+
+def _flag(field: str, value: Any) -> bool:
+    """A real bool (or np.bool_): ``render="no"`` would otherwise count as True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{field} must be True or False, got {value!r} of type {type(value).__name__}")
+    return bool(value)

@@ -1,4 +1,5 @@
 import json
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -168,14 +169,76 @@ def test_step_before_reset_and_after_end():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"split": "nonsense"}, "unknown split 'nonsense'; allowed: train, new_scenes"),
+    ({"split": 3}, "split must be a dataset name (str), one of train, new_scenes"),
+    ({"split": None}, "split must be a dataset name (str), one of train,"),
     ({"image_size": 0}, "image_size must be a positive int"),
-    ({"image_size": 2.5}, "image_size must be a positive int"),
+    ({"image_size": 2.5}, "image_size must be a positive int (pixels per side), got 2.5 of type float"),
     ({"image_size": "256"}, "image_size must be a positive int"),
-    ({"obs_mode": "smell"}, "obs_mode must be"),
+    ({"image_size": True}, "image_size must be a positive int (pixels per side), got True of type bool"),
+    ({"image_size": np.float64(64)}, "image_size must be a positive int"),
+    ({"max_steps": True}, "max_steps must be a positive int (skill steps before truncation), got True"),
+    ({"max_steps": np.bool_(True)}, "max_steps must be a positive int"),
+    ({"max_steps": 0}, "max_steps must be a positive int"),
+    ({"max_steps": 8.0}, "max_steps must be a positive int"),
+    ({"render": "no"}, "render must be True or False, got 'no' of type str"),
+    ({"render": 0}, "render must be True or False, got 0 of type int"),
+    ({"render": None}, "render must be True or False"),
+    ({"hard": "yes"}, "hard must be True or False, got 'yes'"),
+    ({"hard": 1}, "hard must be True or False"),
+    ({"obs_mode": "smell"}, "obs_mode must be 'rgb' or 'text', got 'smell'"),
+    ({"obs_mode": ["text"]}, "obs_mode must be 'rgb' or 'text', got ['text']"),
+    ({"episodes": 5}, "episodes must be the path (str or os.PathLike) of an episode JSON file, got 5 of type int"),
+    ({"episodes": ["a.json"]}, "episodes must be the path"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         gym.make("LangRearrange-v0", **kwargs)
+
+
+@pytest.mark.parametrize("bad", ["human", "ansi", True])
+def test_bad_render_mode(bad):
+    # through the class: gym.make handles render_mode itself first ("human" -> a HumanRendering wrapper)
+    from gym_langrearrange.env import LangRearrangeEnv
+
+    with pytest.raises(ValueError, match=re.escape(f"render_mode must be None or 'rgb_array', got {bad!r}")):
+        LangRearrangeEnv(render=False, render_mode=bad)
+
+
+def test_numpy_integers_and_bools_are_accepted_as_arguments():
+    env = gym.make("LangRearrange-v0", image_size=np.int64(32), max_steps=np.int32(3), render=np.bool_(True),
+                   hard=np.bool_(False))
+    inner = env.unwrapped
+    assert type(inner.image_size) is int and type(inner.max_steps) is int and inner.max_steps == 3
+    assert inner.render_rgb is True and inner.hard is False
+    obs, _ = env.reset(seed=0)
+    assert obs["rgb"].shape == (32, 32, 3)
+    for t in range(3):
+        *_, trunc, _ = env.step(69)
+    assert trunc
+
+
+def test_render_false_drops_the_image_and_a_string_is_not_read_as_true():
+    obs, _ = gym.make("LangRearrange-v0", render=False).reset(seed=0)
+    assert "rgb" not in obs
+    with pytest.raises(ValueError, match="render must be True or False"):
+        gym.make("LangRearrange-v0", render="False")
+
+
+@pytest.mark.parametrize("bad", [True, False, np.bool_(True), 1.0, "3", None, -1, 100, np.int64(100), [3]])
+def test_bad_episode_index_is_refused_and_env_stays_usable(bad):
+    env = make(split="context")
+    with pytest.raises(ValueError, match=re.escape("options['episode_index'] must be an int in 0..99, got ")):
+        env.reset(seed=0, options={"episode_index": bad})
+    _, info = env.reset(seed=0, options={"episode_index": np.int64(7)})
+    assert info["episode_id"] == env.reset(seed=0, options={"episode_index": 7})[1]["episode_id"]
+
+
+def test_episodes_may_be_a_pathlib_path(tmp_path):
+    spec, _ = generate_episode("context", 3)
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps([spec.to_json()]))
+    _, info = make(episodes=path).reset(seed=0)
+    assert info["episode_id"] == spec.episode_id
 
 
 def test_custom_episode_file(tmp_path):
