@@ -152,3 +152,87 @@ def test_episode_index_gives_the_same_episodes_as_solving(tmp_path, monkeypatch)
         row = table[i].tolist()
         assert generate_episode("irrelevant_text", i, (row[0], row[2:2 + row[1]])) == generate_episode(
             "irrelevant_text", i)
+
+
+def _damage(path, how):
+    import numpy as np
+
+    good = path.read_bytes()
+    table = np.load(path)
+    if how == "garbage":  # same size as the good file, so only reading it can tell
+        path.write_bytes(bytes(range(256)) * (len(good) // 256) + b"x" * (len(good) % 256))
+    elif how == "garbled_data":  # a valid header, scrambled rows
+        path.write_bytes(good[:128] + bytes([200]) * (len(good) - 128))
+    elif how == "truncated":
+        path.write_bytes(good[:len(good) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "wrong_dtype":
+        np.save(path, table.astype(np.int16))
+    elif how == "wrong_shape":
+        np.save(path, np.concatenate([table, table[:30]]))
+    elif how == "pickled":
+        np.save(path, table.astype(object), allow_pickle=True)
+    elif how == "npz":
+        with open(path, "wb") as f:
+            np.savez(f, table=table)
+    elif how == "directory":
+        path.unlink()
+        path.mkdir()
+
+
+@pytest.mark.parametrize("how", ["garbage", "garbled_data", "truncated", "empty", "wrong_dtype", "wrong_shape",
+                                 "pickled", "npz", "directory"])
+def test_broken_episode_index_is_ignored_with_one_warning_and_rebuilt(tmp_path, monkeypatch, how):
+    import warnings
+
+    import gymnasium as gym
+
+    import gym_langrearrange  # noqa: F401
+    from gym_langrearrange.datasets.cache import build_index, cache_path, load_index
+
+    monkeypatch.setenv("GYM_LANGREARRANGE_CACHE", str(tmp_path))
+    path = build_index("context", workers=1, progress=False)
+    assert path == cache_path("context") and load_index("context") is not None
+
+    def episodes():
+        env = gym.make("LangRearrange-v0", split="context", render=False)
+        out = []
+        for i in (0, 42, 99):
+            obs, info = env.reset(seed=0, options={"episode_index": i})
+            out.append((env.unwrapped.episode, env.unwrapped.plan, obs["instruction"], info["subgoals_total"]))
+        return env.unwrapped.source._solved is not None, out
+
+    cached, good = episodes()
+    assert cached
+    _damage(path, how)
+    with pytest.warns(RuntimeWarning, match=re.escape(f"episode index cache {path} ") + ".*ignoring it: episodes "
+                      "are solved on the fly"):
+        cached, again = episodes()
+    assert not cached and again == good  # solved on the fly: the same episodes as from a good cache
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once: the broken file was deleted (a directory stays, ignored)
+        assert load_index("context") is None and episodes()[1] == good
+    if how != "directory":
+        assert not path.exists()
+        build_index("context", workers=1, progress=False)
+        assert load_index("context") is not None
+
+
+def test_build_index_writes_atomically(tmp_path, monkeypatch):
+    import numpy as np
+
+    from gym_langrearrange.datasets import cache
+
+    monkeypatch.setenv("GYM_LANGREARRANGE_CACHE", str(tmp_path))
+    path = cache.build_index("context", workers=1, progress=False)
+    before = path.read_bytes()
+
+    def fail(f, table):
+        f.write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "save", fail)
+    with pytest.raises(KeyboardInterrupt):
+        cache.build_index("context", workers=1, progress=False)
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == ["context.npy"]
