@@ -11,6 +11,14 @@ skills, feedback, success, steps, invalid count, the agent's own log), ``summary
 success and efficiency), ``success.png`` (bar chart like the paper's Figure 3) and, with
 ``--video K``, ``videos/<dataset>-<index>.gif`` for the first K episodes per dataset.
 Re-running the same command resumes: finished episodes are never redone or duplicated.
+
+A results folder belongs to one evaluation: ``config.json`` records its settings and the
+digests of what defines its results (the episode file's bytes, a checkpoint's files, the
+code), and a resume that differs in any of them is refused, naming it. One process writes
+into a folder at a time (a lock; a second command stops at once). Episodes the agent could
+not play for reasons outside the policy (an API endpoint down: ``InfrastructureError``) go
+to ``errors.jsonl``, are left out of every rate and are retried by the next run;
+``--stop-after-errors`` of them in a row stop the run with the cause.
 """
 from __future__ import annotations
 
@@ -18,6 +26,9 @@ import argparse
 import json
 import os
 import sys
+import threading
+import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,13 +37,18 @@ from typing import Any
 import gymnasium as gym
 
 import gym_langrearrange  # noqa: F401  (registers the env ids)
-from agents.core import AGENTS, Agent, load_agent
+from agents.cli import comma_list, nonnegative_int, positive_int, run_main
+from agents.core import AGENTS, Agent, InfrastructureError, load_agent
 from agents.core.registry import SEEDED_AGENTS
 from agents.results import bar_chart, episode_metrics, markdown_table, summarize, write_csv
+from agents.run_folder import code_version, file_digest, lock
 from gym_langrearrange.datasets import DATASET_SIZES, DATASETS, load_episodes
+from gym_langrearrange.files import atomic_write_json, atomic_write_text, read_json
 
 RECORDS = "episodes.jsonl"
-#: settings that must not change when a run is resumed into the same folder
+REJECTED = "episodes.rejected.jsonl"
+ERRORS = "errors.jsonl"
+#: settings that must not change when a run is resumed into the same folder (the inputs' digests are checked too)
 RESUME_KEYS = ("agent", "options", "seed", "hard", "episodes_file", "image_size")
 
 
@@ -72,6 +88,13 @@ class Runner:
         return self.envs[dataset]
 
     def play(self, dataset: str, index: int, video_dir: Path | None = None) -> dict[str, Any]:
+        """The episode's record, or ``{"dataset", "index", "error"}`` if the agent could not play it."""
+        try:
+            return self._play(dataset, index, video_dir)
+        except InfrastructureError as e:
+            return {"dataset": dataset, "index": index, "error": str(e)}
+
+    def _play(self, dataset: str, index: int, video_dir: Path | None) -> dict[str, Any]:
         env = self.env(dataset)
         obs, info = env.reset(seed=self.cfg.seed, options={"episode_index": index})
         self.agent.reset(obs, info)
@@ -120,9 +143,33 @@ class Runner:
 _RUNNER: Runner | None = None
 
 
-def _init_worker(cfg: EvalConfig) -> None:
+def _init_worker(cfg: EvalConfig, parent: int) -> None:
     global _RUNNER
+    _exit_with_parent(parent)
     _RUNNER = Runner(cfg)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose evaluation process died (even by ``kill -9``) exits too, instead of running on.
+
+    Linux delivers SIGKILL at once (``PR_SET_PDEATHSIG``); elsewhere a thread notices the new parent.
+    """
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _play_in_worker(dataset: str, index: int, video_dir: str | None) -> dict[str, Any]:
@@ -132,78 +179,155 @@ def _play_in_worker(dataset: str, index: int, video_dir: str | None) -> dict[str
 
 # --- the results folder ---------------------------------------------------------------------
 
+REQUIRED_FIELDS = {"dataset": str, "index": int, "success": (bool, float, int), "efficiency": (float, int),
+                   "invalid_rate": (float, int)}
+
+
+def _parse_record(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(record, dict) or any(not isinstance(record.get(k), t) for k, t in REQUIRED_FIELDS.items()):
+        return None
+    return record
+
+
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Finished episodes; a torn last line (the run was killed mid-write) is dropped from the file."""
+    """Finished episodes, each (dataset, index) once; the file is repaired so that it holds just those.
+
+    A torn last line (the run was killed mid-write) is cut off. Any other line that is not a
+    finished-episode record, or repeats an episode already read, is moved to
+    ``episodes.rejected.jsonl`` beside it (with a warning), never silently dropped; blank lines
+    are removed. Every record after a bad line is kept.
+    """
+    path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_text().splitlines(keepends=True)
-    good, records = [], []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-            good.append(line if line.endswith("\n") else line + "\n")
-        except json.JSONDecodeError:
-            break
-    if len(good) != len(lines) or (lines and not lines[-1].endswith("\n")):
-        tmp = path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(good))
-        os.replace(tmp, path)
+    lines = path.read_bytes().split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline
+    records, seen, rejected, blank = [], set(), [], 0
+    for raw in lines + ([torn] if torn else []):
+        record = _parse_record(raw) if raw.strip() else None
+        if record is not None and (record["dataset"], record["index"]) not in seen:
+            records.append(record)
+            seen.add((record["dataset"], record["index"]))
+        elif raw is torn and record is None:
+            pass  # half of a line: the episode was not finished
+        elif raw.strip():
+            rejected.append(raw)
+        else:
+            blank += 1
+    if rejected or blank or torn:
+        if rejected:
+            side = path.with_name(REJECTED)
+            with open(side, "ab") as f:
+                f.write(b"".join(r + b"\n" for r in rejected))
+                f.flush()
+                os.fsync(f.fileno())
+            warnings.warn(f"{path}: {len(rejected)} line(s) that are not finished-episode records (or repeat one) "
+                          f"were moved to {side}; {len(records)} records kept", stacklevel=2)
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
     return records
 
 
-def _check_resume(out: Path, cfg: EvalConfig) -> None:
-    saved = out / "config.json"
-    current = {k: getattr(cfg, k) for k in RESUME_KEYS}
-    if saved.exists():
-        before = json.loads(saved.read_text())
-        for key in RESUME_KEYS:
-            if before.get(key) != current[key]:
-                raise SystemExit(f"error: {out} holds results made with {key}={before.get(key)!r}, but this run has "
-                                 f"{key}={current[key]!r}; use another --out or delete the folder")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = saved.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(cfg), indent=1))
-    os.replace(tmp, saved)
-
-
-def _tasks(cfg: EvalConfig, done: set[tuple[str, int]]) -> list[tuple[str, int, bool]]:
-    out = []
-    for dataset in cfg.datasets:
-        size = _dataset_size(cfg, dataset)
-        for i in range(min(cfg.episodes, size)):
-            if (dataset, i) not in done:
-                out.append((dataset, i, i < cfg.video))
-    return out
-
-
-def _dataset_size(cfg: EvalConfig, dataset: str) -> int:
+def _fingerprint(cfg: EvalConfig) -> dict[str, str]:
+    """Digests of the inputs that define the results beyond the settings: the episode file's bytes,
+    a checkpoint's files, the package's code."""
+    prints = {"code": code_version()}
     if cfg.episodes_file:
-        return len(load_episodes(cfg.episodes_file, check_solvable=False))
-    return DATASET_SIZES[dataset]
+        prints["episodes_file"] = file_digest(cfg.episodes_file)
+    agent = Path(cfg.agent)
+    if cfg.agent not in AGENTS and agent.exists():
+        folder = agent if agent.is_dir() else agent.parent
+        prints["checkpoint"] = file_digest(*sorted(p for p in folder.iterdir() if p.is_file()))
+    return prints
 
 
-def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True, agent: Agent | None = None
-             ) -> dict[str, Any]:
-    """Run (or resume) an evaluation into ``out`` and write every report; returns the summary.
+def _check_resume(out: Path, cfg: EvalConfig, fingerprint: dict[str, str], has_results: bool) -> None:
+    """Refuse to add episodes to results made with other settings or inputs, naming what differs.
+
+    A folder with no finished episode (e.g. after a failed start) takes the new settings."""
+    saved = out / "config.json"
+    if has_results and saved.exists():
+        before = read_json(saved, "evaluation config")
+        current = {**{k: getattr(cfg, k) for k in RESUME_KEYS},
+                   **{f"fingerprint.{k}": v for k, v in fingerprint.items()}}
+        recorded = {**{k: before.get(k) for k in RESUME_KEYS},
+                    **{f"fingerprint.{k}": before.get("fingerprint", {}).get(k) for k in fingerprint}}
+        differ = [f"{k}={recorded[k]!r}, but this run has {k}={current[k]!r}"
+                  for k in current if recorded[k] != current[k]]
+        if differ:
+            raise ResumeMismatch(f"{out} holds results made with {'; '.join(differ)} (the episode file, the "
+                                 f"checkpoint or the code changed if a fingerprint differs); use another --out, "
+                                 f"or delete the folder to start again")
+    atomic_write_json(saved, {**asdict(cfg), "fingerprint": fingerprint})
+
+
+class ResumeMismatch(ValueError):
+    """The results folder was made with other settings or inputs."""
+
+
+def _tasks(cfg: EvalConfig, sizes: dict[str, int], done: set[tuple[str, int]]) -> list[tuple[str, int, bool]]:
+    return [(dataset, i, i < cfg.video) for dataset in cfg.datasets for i in range(min(cfg.episodes, sizes[dataset]))
+            if (dataset, i) not in done]
+
+
+def _dataset_sizes(cfg: EvalConfig) -> dict[str, int]:
+    if cfg.episodes_file:
+        size = len(load_episodes(cfg.episodes_file, check_solvable=False))
+        return {d: size for d in cfg.datasets}
+    return {d: DATASET_SIZES[d] for d in cfg.datasets}
+
+
+def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True, agent: Agent | None = None,
+             stop_after_errors: int = 5) -> dict[str, Any]:
+    """Run (or resume) an evaluation into ``out`` and write every report; returns the report.
 
     ``agent``: an already built agent (e.g. a model being trained) instead of ``cfg.agent``; one process.
+    Episodes the agent could not play (``InfrastructureError``) go to ``errors.jsonl``, count in no
+    rate and are retried by the next run; ``stop_after_errors`` of them in a row stop the run.
+    Only one process writes into ``out`` at a time (``RunFolderBusy`` otherwise).
     """
     if agent is not None and workers > 1:
         raise ValueError("an agent object can only be evaluated with workers=1")
+    if not cfg.datasets:
+        raise ValueError("datasets must name at least one dataset")
+    out = Path(out)
+    with lock(out, "evaluation"):
+        return _evaluate_locked(cfg, out, workers, progress, agent, stop_after_errors)
+
+
+def _evaluate_locked(cfg: EvalConfig, out: Path, workers: int, progress: bool, agent: Agent | None,
+                     stop_after_errors: int) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    _check_resume(out, cfg)
     path = out / RECORDS
     records = read_records(path)
-    done = {(r["dataset"], r["index"]) for r in records}
-    tasks = _tasks(cfg, done)
+    fingerprint = _fingerprint(cfg)
+    _check_resume(out, cfg, fingerprint, has_results=bool(records))
+    sizes = _dataset_sizes(cfg)
+    tasks = _tasks(cfg, sizes, {(r["dataset"], r["index"]) for r in records})
+    wanted = {(d, i) for d in cfg.datasets for i in range(min(cfg.episodes, sizes[d]))}
     video_dir = out / "videos"
-    bar = tqdm(total=len(tasks) + len(done), initial=len(done), desc=f"evaluating {cfg.name}", unit="ep",
+    done = sum((r["dataset"], r["index"]) in wanted for r in records)
+    bar = tqdm(total=len(tasks) + done, initial=done, desc=f"evaluating {cfg.name}", unit="ep",
                disable=not progress, dynamic_ncols=True)
     wins = sum(r["success"] for r in records)
-    with open(path, "a") as sink:
-        def keep(record: dict[str, Any]) -> None:
-            nonlocal wins
+    errors_in_a_row, stopped = 0, None
+    with open(path, "a") as sink, open(out / ERRORS, "a") as error_log:
+        def keep(record: dict[str, Any]) -> bool:
+            """Store one result; False when the run must stop (too many errors in a row)."""
+            nonlocal wins, errors_in_a_row, stopped
+            if "error" in record:
+                error_log.write(json.dumps({**record, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+                error_log.flush()
+                errors_in_a_row += 1
+                if errors_in_a_row >= stop_after_errors:
+                    stopped = record["error"]
+                    return False
+                return True
+            errors_in_a_row = 0
             sink.write(json.dumps(record) + "\n")
             sink.flush()
             os.fsync(sink.fileno())
@@ -211,12 +335,14 @@ def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True
             wins += record["success"]
             bar.update(1)
             bar.set_postfix_str(f"{record['dataset']} success {wins / len(records):.0%}")
+            return True
 
         if workers <= 1:
             runner = Runner(cfg, agent)
             try:
                 for dataset, index, video in tasks:
-                    keep(runner.play(dataset, index, video_dir if video else None))
+                    if not keep(runner.play(dataset, index, video_dir if video else None)):
+                        break
             finally:
                 if agent is None:
                     runner.close()
@@ -226,18 +352,33 @@ def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True
         else:
             import multiprocessing
 
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                     initializer=_init_worker, initargs=(cfg,)) as pool:
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker, initargs=(cfg, os.getpid()))
+            try:
                 futures = [pool.submit(_play_in_worker, d, i, str(video_dir) if v else None) for d, i, v in tasks]
                 for future in as_completed(futures):
-                    keep(future.result())
+                    if not keep(future.result()):
+                        break
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
-    wanted = {(d, i) for d in cfg.datasets for i in range(min(cfg.episodes, _dataset_size(cfg, d)))}
-    summary = summarize(r for r in records if (r["dataset"], r["index"]) in wanted)
-    report = {"name": cfg.name, "config": asdict(cfg), "summary": summary}
-    (out / "summary.json").write_text(json.dumps(report, indent=1))
+    report = _write_reports(cfg, out, records, wanted, fingerprint)
+    if stopped is not None:
+        raise InfrastructureError(f"stopped after {stop_after_errors} episodes in a row that {cfg.name} could not "
+                                  f"play; the last error: {stopped}. The {report['episodes']} finished episodes are "
+                                  f"kept in {out}; fix the cause and rerun the same command to play the rest")
+    return report
+
+
+def _write_reports(cfg: EvalConfig, out: Path, records: list[dict[str, Any]], wanted: set[tuple[str, int]],
+                   fingerprint: dict[str, str]) -> dict[str, Any]:
+    finished = [r for r in records if (r["dataset"], r["index"]) in wanted]
+    summary = summarize(finished)
+    report = {"name": cfg.name, "config": asdict(cfg), "fingerprint": fingerprint, "summary": summary,
+              "episodes": len(finished), "missing": len(wanted) - len(finished)}
+    atomic_write_json(out / "summary.json", report)
     write_csv(summary, out / "summary.csv")
-    (out / "table.md").write_text(markdown_table({cfg.name: summary}))
+    atomic_write_text(out / "table.md", markdown_table({cfg.name: summary}))
     bar_chart({cfg.name: summary}, out / "success.png", title=f"{cfg.name}: success per dataset")
     return report
 
@@ -247,9 +388,16 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise SystemExit(f"error: --opt expects key=value, got {pair!r}")
+            raise ValueError(f"--opt expects key=value, got {pair!r}")
         options[key] = value
     return options
+
+
+def custom_dataset_name(episodes: list[Any], path: str) -> str:
+    """The column of an episode file's results: never an official dataset's name alone, so a custom
+    file is not mistaken for (or merged with) the official dataset its episodes say they come from."""
+    splits = {e.split for e in episodes}
+    return f"custom:{splits.pop()}" if len(splits) == 1 else f"custom:{Path(path).stem}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,44 +406,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agent", required=True, help=f"one of {', '.join(AGENTS)}, or a checkpoint path")
     parser.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                         help="agent option, repeatable (e.g. model=smollm2-135m, base_url=http://127.0.0.1:8000/v1)")
-    parser.add_argument("--datasets", default="all", help="'all' or a comma-separated list of dataset names")
-    parser.add_argument("--episodes", type=int, default=100, help="first N episodes of each dataset (default 100)")
+    parser.add_argument("--datasets", default=list(DATASETS), type=comma_list(list(DATASETS)),
+                        help="'all' (default) or a comma-separated list of dataset names")
+    parser.add_argument("--episodes", type=positive_int, default=100,
+                        help="first N episodes of each dataset (default 100)")
     parser.add_argument("--episodes-file", default=None, help="evaluate on a custom episode JSON file instead")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=nonnegative_int, default=0,
                         help="seeds the episode resets and the random agents' draws (default 0)")
     parser.add_argument("--hard", action="store_true", help="LangRearrangeHard-v0 (invalid ends, stop required)")
-    parser.add_argument("--image-size", type=int, default=256)
-    parser.add_argument("--video", type=int, default=0, metavar="K", help="save GIFs of the first K episodes")
-    parser.add_argument("--workers", type=int, default=1, help="parallel processes")
+    parser.add_argument("--image-size", type=positive_int, default=256)
+    parser.add_argument("--video", type=nonnegative_int, default=0, metavar="K",
+                        help="save GIFs of the first K episodes")
+    parser.add_argument("--workers", type=positive_int, default=1, help="parallel processes")
+    parser.add_argument("--stop-after-errors", type=positive_int, default=5, metavar="N",
+                        help="stop after N episodes in a row that the agent could not play (an API down; default 5)")
     parser.add_argument("--name", default=None, help="run name in tables (default: the agent)")
     parser.add_argument("--out", default=None, help="results folder (default: results/<name>)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
-    if args.episodes < 1:
-        parser.error(f"--episodes must be >= 1, got {args.episodes}")
-    if args.workers < 1:
-        parser.error(f"--workers must be >= 1, got {args.workers}")
+    datasets = args.datasets
     if args.episodes_file:
         episodes = load_episodes(args.episodes_file)  # validates now, with a clear error
-        datasets = [episodes[0].split if len({e.split for e in episodes}) == 1 else "custom"]
-    elif args.datasets == "all":
-        datasets = list(DATASETS)
-    else:
-        datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-        unknown = [d for d in datasets if d not in DATASETS]
-        if unknown:
-            parser.error(f"unknown dataset(s) {', '.join(unknown)}; allowed: all, {', '.join(DATASETS)}")
+        datasets = [custom_dataset_name(episodes, args.episodes_file)]
     name = args.name or (Path(args.agent).name if os.sep in args.agent else args.agent)
     cfg = EvalConfig(agent=args.agent, options=_parse_options(args.opt), datasets=datasets, episodes=args.episodes,
                      seed=args.seed, hard=args.hard, image_size=args.image_size, video=args.video, name=name,
                      episodes_file=str(Path(args.episodes_file).resolve()) if args.episodes_file else None)
     out = Path(args.out or Path("results") / name)
-    report = evaluate(cfg, out, workers=args.workers, progress=not args.no_progress)
+    report = evaluate(cfg, out, workers=args.workers, progress=not args.no_progress,
+                      stop_after_errors=args.stop_after_errors)
     print(markdown_table({name: report["summary"]}))
+    if report["missing"]:
+        print(f"{report['missing']} of {report['episodes'] + report['missing']} episodes are not finished")
     print(f"results in {out}/ (episodes.jsonl, summary.json, summary.csv, table.md, success.png)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, prog="python -m agents.evaluate"))
