@@ -8,6 +8,7 @@ import gymnasium as gym
 import pytest
 
 import gym_langrearrange  # noqa: F401  (registers the env)
+from agents.core.agent import InfrastructureError
 from agents.zero_shot import ZSChatGPT
 from agents.zero_shot.server import local_server
 from episode_helpers import run_episode
@@ -72,17 +73,40 @@ def test_zs_chatgpt_through_the_local_server(server, env):
     agent.close()
 
 
+def test_bad_requests_to_the_real_server(server):
+    url = server.base_url + "/chat/completions"
+    user = [{"role": "user", "content": "hi"}]
+    for patch, message in [({"n": "abc"}, 'n must be the integer 1 (this server returns one choice), got "abc"'),
+                           ({"seed": 2 ** 70}, "seed must be an integer from -9223372036854775808 to "
+                                               "9223372036854775807, got 1180591620717411303424"),
+                           ({"max_tokens": 0}, "max_tokens must be an integer from 1 to 4096, got 0")]:
+        status, reply = post(url, {"model": server.model, "messages": user, **patch})
+        assert status == 400 and reply["error"]["message"] == message
+        assert reply["error"]["param"] == next(iter(patch))
+    body = json.dumps({"messages": user}).encode()
+    with socket.create_connection(("127.0.0.1", int(server.base_url.split(":")[2].split("/")[0])), timeout=10) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + body)
+        answer = b""
+        while chunk := s.recv(65536):  # the server answers and closes: no hang (the timeout fails the test)
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Content-Length must be a non-negative integer" in answer
+    # sampling with the largest seed and top_p: the real generator's path, twice the same
+    request = {"messages": user, "temperature": 1.0, "top_p": 0.5, "seed": 2 ** 63 - 1, "max_tokens": 3}
+    first, second = post(url, request), post(url, request)
+    assert first[0] == second[0] == 200
+    assert first[1]["choices"][0]["message"] == second[1]["choices"][0]["message"]
+
+
 def test_zs_chatgpt_with_an_unreachable_endpoint(env):
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    agent = ZSChatGPT(base_url=f"http://127.0.0.1:{port}/v1", model="nobody", timeout="0.5", max_retries="0",
-                      max_calls="3")
-    trace = run_episode(agent, env, seed=1)
-    assert len(trace) == env.unwrapped.max_steps  # the episode runs to its end, no exception
+    url = f"http://127.0.0.1:{port}/v1"
+    agent = ZSChatGPT(base_url=url, model="nobody", timeout="0.5", max_retries="0", max_calls="3")
+    obs, info = env.reset(seed=1)
+    agent.reset(obs, info)
+    with pytest.raises(InfrastructureError, match=f"{url} failed for model 'nobody'"):
+        agent.act(obs, info)  # the first request: the episode is not played, not scored as a failure
     log = agent.episode_log()
-    assert log["errors"] == 3 and len(log["calls"]) == 3
-    assert all(c["answer"] is None and "Connection" in c["error"] for c in log["calls"])
-    errors = [s for s in log["steps"] if s["source"] == "error"]
-    assert len(errors) == 3 and all(s["invalid"] for s in errors)
-    assert [info["invalid"] for _, info in trace[:3]] == [True] * 3  # each failed request cost one invalid step
+    assert log["errors"] == 1 and len(log["calls"]) == 1 and log["calls"][0]["answer"] is None
+    assert "Connection" in log["calls"][0]["error"]

@@ -9,10 +9,21 @@ model never sees the camera.
 
 Any OpenAI-compatible chat-completions endpoint works (the ``openai`` client): OpenAI
 itself, a hosted open model, vLLM, llama.cpp's server, or ``agents.zero_shot.server``
-(our local one). Failures never escape ``act``: an API error or timeout is logged and
-costs one invalid step (the next step tries again), an unparseable answer or step costs
-one invalid step, and at most ``max_calls`` requests are made per episode; after that
-the agent finishes its plan and then says ``stop``.
+(our local one). At most ``max_calls`` requests are made per episode; after that the
+agent finishes its plan and then says ``stop``.
+
+Failures, two kinds:
+
+* **The endpoint's** (``infrastructure_cause``): a request that still fails after the
+  client's own retries because the endpoint cannot be reached, times out, answers HTTP
+  5xx, 429 (rate limit, quota), 401/403 (authentication) or 404 (no such model) makes
+  ``act`` raise ``agents.core.agent.InfrastructureError``, naming the endpoint, the model
+  and the error. The episode was not played: ``agents.evaluate`` records it as an error,
+  leaves it out of success rates and retries it when the run is resumed.
+* **The model's**: an unparseable answer or step costs one invalid step, as does any
+  other failed request (e.g. a 400 for a conversation too long for the model) or a
+  surprise from the client library (logged; the next step asks again). These never
+  escape ``act``.
 
 A re-plan identical to the plan before it also ends the requests (``stop_on_repeat``,
 on by default). At temperature 0 a model that answers new feedback with the plan that
@@ -26,6 +37,7 @@ import os
 import time
 from typing import Any
 
+from agents.core.agent import InfrastructureError
 from agents.zero_shot.base import PlanFollower
 from agents.zero_shot.local_lm import as_bool
 from agents.zero_shot.parsing import ParsedStep, parse_plan
@@ -35,6 +47,56 @@ from gym_langrearrange.skills import STOP_ID
 logger = logging.getLogger("agents.zero_shot")
 
 DEFAULT_MODEL = "gpt-4o-mini"
+OPENAI_URL = "https://api.openai.com/v1"
+
+#: HTTP statuses below 500 that are the endpoint's fault, not the model's (5xx all are)
+INFRASTRUCTURE_STATUS = {401: "authentication failed (check OPENAI_API_KEY)", 402: "payment required",
+                         403: "permission denied", 404: "not found (is the model name or base_url right?)",
+                         408: "request timeout", 409: "conflict", 429: "rate limit or quota exceeded"}
+
+
+def infrastructure_cause(exc: BaseException) -> str | None:
+    """Why a failed chat request is the endpoint's fault (a short phrase), or None when it is not.
+
+    Connection errors and timeouts (the ``openai`` client's, or the built-in ones), and
+    HTTP errors 5xx, 401, 402, 403, 404, 408, 409 and 429 (any exception with an integer
+    ``status_code``, as ``openai.APIStatusError`` has) are; anything else (a 400 or 422,
+    a malformed answer, a bug) is not.
+    """
+    try:
+        import openai
+    except ImportError:  # a stand-in client without the package
+        openai = None
+    if openai is not None:
+        if isinstance(exc, openai.APITimeoutError):
+            return "the request timed out"
+        if isinstance(exc, openai.APIConnectionError):
+            return "could not connect"
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and not isinstance(status, bool):
+        if status >= 500:
+            return f"HTTP {status}: server error"
+        if status in INFRASTRUCTURE_STATUS:
+            return f"HTTP {status}: {INFRASTRUCTURE_STATUS[status]}"
+        return None
+    if isinstance(exc, TimeoutError):
+        return "the request timed out"
+    if isinstance(exc, ConnectionError):
+        return "could not connect"
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message``, with the innermost cause when there is one (the openai client's
+    ``Connection error.`` hides ``ConnectError: [Errno 111] Connection refused``)."""
+    text = f"{type(exc).__name__}: {exc}"
+    root, seen = exc, {id(exc)}
+    while (root.__cause__ or root.__context__) is not None and id(root.__cause__ or root.__context__) not in seen:
+        root = root.__cause__ or root.__context__
+        seen.add(id(root))
+    if root is not exc and str(root) and str(root) not in text:
+        text += f" (caused by {type(root).__name__}: {root})"
+    return text
 
 
 class ZSChatGPT(PlanFollower):
@@ -53,6 +115,11 @@ class ZSChatGPT(PlanFollower):
         temperature: default 0 (greedy on our local server).
         seed: passed to the API when given (some servers honour it).
         name: the agent's name in reports (default ``"zs-chatgpt"``).
+
+    ``act`` raises ``InfrastructureError`` when a request fails for the endpoint's reasons
+    (unreachable, timed out, HTTP 5xx/429/401/403/404: see ``infrastructure_cause``) after
+    the client's ``max_retries``; the model's failures (an unparseable answer or step, any
+    other failed request) cost one invalid step each and never escape ``act``.
     """
 
     name = "zs-chatgpt"
@@ -88,6 +155,7 @@ class ZSChatGPT(PlanFollower):
             client = openai.OpenAI(api_key=key, base_url=self.base_url, timeout=self.timeout,
                                    max_retries=self.max_retries)
         self.client = client
+        self._model_note = ""  # why the model name was guessed, for error messages
         self.model = str(model) if model else self._default_model()
         self.messages: list[Message] = []
         self.calls = 0
@@ -104,6 +172,7 @@ class ZSChatGPT(PlanFollower):
         except Exception as exc:
             logger.warning("%s: could not list the models at %s (%s); using %r", self.name, self.base_url, exc,
                            DEFAULT_MODEL)
+            self._model_note = f" (no model= given and listing the served models failed: {type(exc).__name__})"
             return DEFAULT_MODEL
         if len(listed) > 1:
             raise ValueError(f"the server at {self.base_url} serves {len(listed)} models "
@@ -125,6 +194,8 @@ class ZSChatGPT(PlanFollower):
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
         try:
             return self._act(info)
+        except InfrastructureError:  # the endpoint's failure: this episode cannot be played
+            raise
         except Exception as exc:  # a bug or a surprise from a client library must not end the evaluation
             logger.exception("%s: unexpected error", self.name)
             self._log["errors"] += 1
@@ -160,17 +231,32 @@ class ZSChatGPT(PlanFollower):
             self._said_stop = step.skill == STOP_ID
         return self.next_action(info)
 
+    @property
+    def endpoint(self) -> str:
+        """The chat endpoint's base URL, for messages."""
+        url = self.base_url or getattr(self.client, "base_url", None)
+        return str(url).rstrip("/") if url else OPENAI_URL
+
     def _request(self) -> str | None:
-        """Ask for a plan; adopts it and returns None, or returns the error text."""
+        """Ask for a plan; adopts it and returns None, or returns the error text.
+
+        Raises ``InfrastructureError`` when the request failed for the endpoint's reasons.
+        """
         self.calls += 1
         request = self.messages[-1]["content"]
         t0 = time.perf_counter()
         try:
             answer, extra = self._complete()
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = _describe(exc)
+            cause = infrastructure_cause(exc)
+            self.log_call(request, None, time.perf_counter() - t0, error=error,
+                          **({"infrastructure": cause} if cause else {}))
+            if cause is not None:
+                raise InfrastructureError(
+                    f"{self.name}: the chat endpoint {self.endpoint} failed for model {self.model!r}"
+                    f"{self._model_note} ({cause}; client max_retries={self.max_retries}): {error}") from exc
             logger.warning("%s: request %d failed: %s", self.name, self.calls, error)
-            self.log_call(request, None, time.perf_counter() - t0, error=error)
             return error
         seconds = time.perf_counter() - t0
         self.messages.append({"role": "assistant", "content": answer})

@@ -56,6 +56,18 @@ def as_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _nucleus(probs, top_p: float):
+    """``probs`` with only the most likely tokens kept, fewest whose sum reaches ``top_p`` (at least one)."""
+    import torch
+
+    ordered, order = torch.sort(probs, descending=True)
+    keep = (torch.cumsum(ordered, dim=-1) - ordered) < top_p
+    keep[0] = True
+    kept = torch.zeros_like(probs)
+    kept[order[keep]] = ordered[keep]
+    return kept
+
+
 @dataclass
 class Generation:
     text: str
@@ -109,8 +121,9 @@ class LocalGenerator:
 
     def generate(self, prompt_ids: Sequence[int], max_new_tokens: int = 96,
                  stop: Callable[[str], bool] | None = None, stop_strings: Sequence[str] = (),
-                 temperature: float = 0.0, seed: int | None = None) -> Generation:
-        """Continue ``prompt_ids``; greedy when ``temperature`` is 0.
+                 temperature: float = 0.0, seed: int | None = None, top_p: float = 1.0) -> Generation:
+        """Continue ``prompt_ids``; greedy when ``temperature`` is 0, else sampled (from the
+        smallest set of tokens whose probability reaches ``top_p``, when it is below 1).
 
         Stops at an end-of-turn token, at the first of ``stop_strings`` (cut from the text),
         when ``stop(text_so_far)`` is true, or after ``max_new_tokens``.
@@ -132,7 +145,11 @@ class LocalGenerator:
             logits = self._forward(ids[reused:], cache)
             while len(new) < max_new_tokens:
                 if temperature > 0:
-                    probs = torch.softmax(logits.float() / temperature, dim=-1)
+                    logits = logits.float()
+                    # less the maximum first: a tiny temperature then gives 0 and -inf, never inf - inf
+                    probs = torch.softmax((logits - logits.max()) / temperature, dim=-1)
+                    if top_p < 1.0:
+                        probs = _nucleus(probs, top_p)
                     token = int(torch.multinomial(probs, 1, generator=rng))
                 else:
                     token = int(torch.argmax(logits))

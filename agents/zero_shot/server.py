@@ -6,14 +6,37 @@ fully offline) with the standard library only::
     python -m agents.zero_shot.server --model smollm2-135m --host 127.0.0.1 --port 0
     # prints: listening on http://127.0.0.1:PORT/v1
 
-Endpoints: ``POST /v1/chat/completions`` (``messages``, ``max_tokens`` /
-``max_completion_tokens``, ``temperature``: 0 is greedy, ``stop``, ``seed``; no streaming,
-``n`` = 1) answering in the OpenAI response schema, ``GET /v1/models`` and ``GET /health``.
+Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models`` and ``GET /health``.
 Requests are answered one at a time; the server keeps the KV cache of the previous
 request, so a conversation that grows turn by turn (as ZS-ChatGPT's does) only computes
 its new tokens. ``--plan-stop`` also ends an answer once it holds a complete plan (small
 models tend to loop until ``max_tokens``). It binds loopback addresses only: it has no
 authentication.
+
+**The request schema** is checked before anything is generated (``parse_request``); a
+bad request gets HTTP 400 with an OpenAI-style error whose ``message`` names the field,
+the value given and what is allowed (``param`` names the field too), e.g.
+``max_tokens must be an integer from 1 to 4096, got 0``. The fields read:
+
+* ``messages``: a non-empty array of ``{"role", "content"}``; role ``system``,
+  ``developer`` (read as ``system``), ``user`` or ``assistant``; content a string or an
+  array of text parts (``{"type": "text", "text": ...}``), ``null`` only for ``assistant``.
+* ``model``: a string when given; the answer comes from the served model whatever it names.
+* ``max_completion_tokens`` / ``max_tokens``: an integer from 1 to 4096 (the first wins
+  when both are given); default 256, cut to what the context has left. Prompt plus
+  ``max_tokens`` beyond the model's context: 400 ``context_length_exceeded``.
+* ``temperature``: a number from 0 to 2 (0 is greedy; default 1); ``top_p``: from 0 to 1
+  (default 1); ``seed``: an integer in the signed 64-bit range (used when sampling).
+* ``stop``: a non-empty string or an array of at most 4 of them.
+* ``n``: only 1; ``stream``, ``logprobs``: only ``false``; ``tools`` / ``functions``: only
+  empty; ``response_format``: only ``{"type": "text"}``. Anything else is a 400.
+
+Other fields (``user``, ``presence_penalty``, ``frequency_penalty``, ``logit_bias``,
+``stream_options``, ...) are ignored, as OpenAI clients send extras. The body itself:
+``Content-Length`` is required (411 without it, or with ``Transfer-Encoding``), must be
+a plain number of bytes (400 otherwise) of at most ``MAX_BODY_BYTES`` (413), and the body
+must arrive within ``BODY_TIMEOUT_S`` seconds (408); it must be UTF-8 JSON holding an
+object (400). These errors close the connection. A 500 is a bug of the server.
 
 From Python, ``local_server()`` starts it in a subprocess on a free loopback port and
 stops it afterwards::
@@ -44,8 +67,10 @@ import contextlib
 import ipaddress
 import json
 import logging
+import math
 import os
 import queue
+import re
 import select
 import socket
 import subprocess
@@ -55,7 +80,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -66,80 +91,281 @@ logger = logging.getLogger("agents.zero_shot.server")
 
 MAX_TOKENS_DEFAULT = 256
 MAX_TOKENS_LIMIT = 4096
+TEMPERATURE_MAX = 2.0
+MAX_STOP_STRINGS = 4
+SEED_MIN, SEED_MAX = -(2 ** 63), 2 ** 63 - 1  # OpenAI's seed is a signed 64-bit integer
+ROLES = ("system", "developer", "user", "assistant")
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a long ZS-ChatGPT conversation is ~50 kB
+BODY_TIMEOUT_S = 30.0  # to receive the whole body once the headers are in
 
 
 class RequestError(ValueError):
-    """A client error, answered with HTTP 400."""
+    """A client error, answered with an OpenAI-style error JSON (HTTP ``status``, 400 by default).
+
+    ``param`` is the offending field (``"max_tokens"``, ``"messages[2].role"``) or None;
+    ``code`` OpenAI's error code, e.g. ``"invalid_type"``, ``"invalid_value"``.
+    """
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.param, self.code, self.status = param, code, status
 
 
-def _text_content(content: Any) -> str:
-    if content is None:
-        return ""
+# --- the request schema ----------------------------------------------------------------------
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """A request value as the client wrote it (JSON), shortened for an error message."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # an int beyond the str() digit limit cannot come out of json.loads anyway
+        text = f"<a {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _invalid(name: str, allowed: str, value: Any, code: str = "invalid_value") -> RequestError:
+    return RequestError(f"{name} must be {allowed}, got {_shown(value)}", param=name, code=code)
+
+
+def _as_int(value: Any) -> int | None:
+    """The integer in a JSON value (``5`` or ``5.0``), or None for anything else (``true``, ``"5"``, ``5.5``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _as_number(value: Any) -> float | None:
+    """A finite JSON number as a float, or None (``true``, ``"1"``, ``NaN``, ``Infinity``, an int past float range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _integer(body: dict[str, Any], name: str, lo: int, hi: int, allowed: str | None = None) -> int | None:
+    """``body[name]`` as an integer in lo..hi; None when absent or null."""
+    value = body.get(name)
+    if value is None:
+        return None
+    number = _as_int(value)
+    if number is None or not lo <= number <= hi:
+        raise _invalid(name, allowed or f"an integer from {lo} to {hi}", value,
+                       "invalid_type" if number is None else "invalid_value")
+    return number
+
+
+def _number(body: dict[str, Any], name: str, lo: float, hi: float, default: float) -> float:
+    value = body.get(name)
+    if value is None:
+        return default
+    number = _as_number(value)
+    if number is None or not lo <= number <= hi:
+        raise _invalid(name, f"a number from {lo:g} to {hi:g}", value,
+                       "invalid_type" if number is None else "invalid_value")
+    return number
+
+
+def _flag(body: dict[str, Any], name: str, supported_note: str) -> None:
+    """A boolean option this server only supports as false."""
+    value = body.get(name)
+    if value is None or value is False:
+        return
+    if value is True:
+        raise RequestError(f"{name}=true is not supported by this server ({supported_note}); send false or leave "
+                           f"it out", param=name, code="unsupported_value")
+    raise _invalid(name, "a boolean (and this server supports only false)", value, "invalid_type")
+
+
+def _text(content: Any, where: str) -> str:
+    """A message's content as text: a string, or an array of text parts."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
+    if isinstance(content, list):
         parts = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") in ("text", "input_text"):
-                parts.append(str(part.get("text", "")))
-            elif isinstance(part, str):
+        for j, part in enumerate(content):
+            here = f"{where}[{j}]"
+            if isinstance(part, str):
                 parts.append(part)
-            else:
-                raise RequestError("only text content is supported by this server")
+                continue
+            if not isinstance(part, dict):
+                raise _invalid(here, 'a content part object {"type": "text", "text": ...}', part, "invalid_type")
+            kind = part.get("type")
+            if kind not in ("text", "input_text"):
+                raise _invalid(f"{here}.type", '"text" (this server reads text only)', kind)
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise _invalid(f"{here}.text", "a string", text, "invalid_type")
+            parts.append(text)
         return "".join(parts)
-    raise RequestError("message content must be a string or a list of text parts")
+    raise _invalid(where, "a string or an array of text parts", content, "invalid_type")
 
+
+def _messages(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not value:
+        raise _invalid("messages", "a non-empty array of message objects", value,
+                       "invalid_type" if not isinstance(value, list) else "invalid_value")
+    chat = []
+    for i, m in enumerate(value):
+        where = f"messages[{i}]"
+        if not isinstance(m, dict):
+            raise _invalid(where, 'an object with "role" and "content"', m, "invalid_type")
+        role = m.get("role")
+        if role not in ROLES:
+            raise _invalid(f"{where}.role", "one of " + ", ".join(f'"{r}"' for r in ROLES), role,
+                           "invalid_type" if not isinstance(role, str) else "invalid_value")
+        content = m.get("content")
+        if content is None and role != "assistant":
+            raise _invalid(f"{where}.content", "a string or an array of text parts (null only for assistant)",
+                           content, "invalid_type")
+        chat.append({"role": "system" if role == "developer" else role,
+                     "content": "" if content is None else _text(content, f"{where}.content")})
+    return chat
+
+
+def _stop(value: Any) -> list[str]:
+    if value is None:
+        return []
+    allowed = f"a non-empty string or an array of at most {MAX_STOP_STRINGS} of them"
+    if isinstance(value, str):
+        if not value:
+            raise _invalid("stop", allowed, value)
+        return [value]
+    if not isinstance(value, list):
+        raise _invalid("stop", allowed, value, "invalid_type")
+    if len(value) > MAX_STOP_STRINGS:
+        raise _invalid("stop", allowed, value)
+    for i, s in enumerate(value):
+        if not isinstance(s, str) or not s:
+            raise _invalid(f"stop[{i}]", "a non-empty string", s, "invalid_type" if not isinstance(s, str) else
+                           "invalid_value")
+    return list(value)
+
+
+@dataclass
+class ChatRequest:
+    """A chat-completions request, checked (see ``parse_request``)."""
+
+    messages: list[dict[str, str]]
+    max_tokens: int = MAX_TOKENS_DEFAULT
+    max_tokens_given: bool = False  # False: the default, cut to the context left
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: list[str] = field(default_factory=list)
+    model: str | None = None
+
+
+def parse_request(body: Any) -> ChatRequest:
+    """Check every field this server reads; raises ``RequestError`` naming the first bad one."""
+    if not isinstance(body, dict):
+        raise RequestError(f"the request body must be a JSON object, got {_type_name(body)}", code="invalid_type")
+    model = body.get("model")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise _invalid("model", "a non-empty string", model, "invalid_type" if not isinstance(model, str) else
+                       "invalid_value")
+    messages = _messages(body.get("messages"))
+    _flag(body, "stream", "answers come whole")
+    _flag(body, "logprobs", "no log probabilities are returned")
+    _integer(body, "n", 1, 1, "the integer 1 (this server returns one choice)")
+    for name in ("tools", "functions"):
+        value = body.get(name)
+        if value is not None and value != []:
+            raise _invalid(name, "empty or absent (this server does not call tools)", value,
+                           "invalid_type" if not isinstance(value, list) else "unsupported_value")
+    response_format = body.get("response_format")
+    if response_format is not None and response_format != {"type": "text"}:
+        raise _invalid("response_format", '{"type": "text"} (this server writes plain text only)', response_format,
+                       "unsupported_value")
+    limits = [_integer(body, name, 1, MAX_TOKENS_LIMIT) for name in ("max_completion_tokens", "max_tokens")]
+    given = next((n for n in limits if n is not None), None)
+    return ChatRequest(
+        messages=messages,
+        max_tokens=MAX_TOKENS_DEFAULT if given is None else given,
+        max_tokens_given=given is not None,
+        temperature=_number(body, "temperature", 0.0, TEMPERATURE_MAX, 1.0),
+        top_p=_number(body, "top_p", 0.0, 1.0, 1.0),
+        seed=_integer(body, "seed", SEED_MIN, SEED_MAX),
+        stop=_stop(body.get("stop")),
+        model=model,
+    )
+
+
+def parse_body(raw: bytes) -> Any:
+    """The JSON value in a request body; raises ``RequestError`` when it is not UTF-8 JSON."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"the request body must be UTF-8 JSON: {exc}", code="invalid_json") from None
+    if not text.strip():
+        raise RequestError("the request body is empty; expected a JSON object", code="invalid_json")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise RequestError("the request body is not valid JSON: it is nested too deeply", code="invalid_json") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer literal past Python's digit limit
+        raise RequestError(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+
+
+# --- the model -------------------------------------------------------------------------------
 
 class ChatModel:
-    """The served model: a ``LocalGenerator`` answering one request at a time."""
+    """The served model: a ``LocalGenerator`` answering one request at a time.
+
+    ``generator``: an object with ``LocalGenerator``'s ``chat_ids`` and ``generate`` to serve
+    instead of loading ``model`` (tests use a fake one).
+    """
 
     def __init__(self, model: str = "smollm2-135m", dtype: str = "float32", device: str = "cpu",
-                 name: str | None = None, plan_stop: bool = False) -> None:
-        from agents.zero_shot.local_lm import LocalGenerator
+                 name: str | None = None, plan_stop: bool = False, generator: Any = None) -> None:
+        if generator is None:
+            from agents.zero_shot.local_lm import LocalGenerator
 
-        self.generator = LocalGenerator(model, dtype=dtype, device=device)
+            generator = LocalGenerator(model, dtype=dtype, device=device)
+        self.generator = generator
         self.plan_stop = plan_stop
         self.name = name or (Path(model).name if os.sep in model else model)
         self.created = int(time.time())
         self._lock = threading.Lock()
 
-    def complete(self, body: dict[str, Any], cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
-        """Answer one chat-completions request body; ``cancelled()`` true ends generation early."""
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise RequestError("'messages' must be a non-empty list")
-        chat = []
-        for m in messages:
-            if not isinstance(m, dict) or "role" not in m:
-                raise RequestError("every message needs a 'role'")
-            role = str(m["role"])
-            chat.append({"role": "system" if role == "developer" else role, "content": _text_content(m.get("content"))})
-        if body.get("stream"):
-            raise RequestError("streaming is not supported by this server")
-        if int(body.get("n", 1) or 1) != 1:
-            raise RequestError("only n=1 is supported")
-        max_tokens = body.get("max_completion_tokens", body.get("max_tokens")) or MAX_TOKENS_DEFAULT
-        try:
-            max_tokens = int(max_tokens)
-            temperature = float(body.get("temperature", 1.0) if body.get("temperature") is not None else 1.0)
-            seed = None if body.get("seed") is None else int(body["seed"])
-        except (TypeError, ValueError) as exc:
-            raise RequestError(f"bad parameter: {exc}") from None
-        if not 1 <= max_tokens <= MAX_TOKENS_LIMIT:
-            raise RequestError(f"max_tokens must be in 1..{MAX_TOKENS_LIMIT}")
-        if temperature < 0:
-            raise RequestError("temperature must be >= 0")
-        stop = body.get("stop") or []
-        stop = [stop] if isinstance(stop, str) else [str(s) for s in stop]
+    @property
+    def context_limit(self) -> int | None:
+        """Tokens the model takes (prompt and answer together), when its config says so."""
+        config = getattr(getattr(self.generator, "model", None), "config", None)
+        if config is not None and hasattr(config, "get_text_config"):
+            config = config.get_text_config()
+        limit = getattr(config, "max_position_embeddings", None)
+        return limit if isinstance(limit, int) and limit > 0 else None
+
+    def complete(self, body: dict[str, Any] | ChatRequest,
+                 cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """Answer one chat-completions request; ``cancelled()`` true ends generation early.
+
+        Raises ``RequestError`` for a bad request (see ``parse_request``), or one whose prompt
+        does not fit the model's context.
+        """
+        request = body if isinstance(body, ChatRequest) else parse_request(body)
         tests = [t for t in (plan_complete if self.plan_stop else None, cancelled) if t is not None]
 
         def should_stop(text: str) -> bool:
             return any(t(text) if t is plan_complete else t() for t in tests)
 
         with self._lock:
-            ids = self.generator.chat_ids(chat)
-            gen = self.generator.generate(ids, max_new_tokens=max_tokens, stop_strings=stop,
-                                          stop=should_stop if tests else None, temperature=temperature, seed=seed)
+            ids = self._prompt_ids(request.messages)
+            max_tokens = self._fit(len(ids), request)
+            gen = self.generator.generate(ids, max_new_tokens=max_tokens, stop_strings=request.stop,
+                                          stop=should_stop if tests else None, temperature=request.temperature,
+                                          top_p=request.top_p, seed=request.seed)
         logger.info("chat: %d prompt tokens (%d cached), %d new, %.2f s", gen.prompt_tokens, gen.cached_tokens,
                     gen.new_tokens, gen.seconds)
         return {
@@ -155,26 +381,65 @@ class ChatModel:
                       "prompt_tokens_details": {"cached_tokens": gen.cached_tokens}},
         }
 
+    def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        try:
+            ids = self.generator.chat_ids(messages)
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] == "jinja2":  # the template refused this conversation
+                raise RequestError(f"messages could not be formatted with the model's chat template: {exc}",
+                                   param="messages", code="invalid_value") from None
+            raise
+        if not ids:
+            raise RequestError("messages make an empty prompt", param="messages", code="invalid_value")
+        return ids
+
+    def _fit(self, prompt_tokens: int, request: ChatRequest) -> int:
+        """``max_tokens`` for this prompt: the default is cut to the context left; a given one must fit."""
+        limit = self.context_limit
+        if limit is None:
+            return request.max_tokens
+        left = limit - prompt_tokens
+        if request.max_tokens_given and request.max_tokens > left or left < 1:
+            raise RequestError(f"messages and max_tokens must fit the model's context of {limit} tokens, got "
+                               f"{prompt_tokens} prompt tokens + max_tokens {request.max_tokens}", param="messages",
+                               code="context_length_exceeded")
+        return min(request.max_tokens, left)
+
     def models(self) -> dict[str, Any]:
         return {"object": "list", "data": [{"id": self.name, "object": "model", "created": self.created,
                                             "owned_by": "local"}]}
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "glr-chat/1"
     chat_model: ChatModel  # set on the subclass made by make_server
+    max_body_bytes = MAX_BODY_BYTES
+    body_timeout = BODY_TIMEOUT_S
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
+    def _send(self, status: int, payload: dict[str, Any], close: bool = False) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if close:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client has gone
+            self.close_connection = True
+        if close:
+            self.close_connection = True
 
-    def _error(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        self._send(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
+    def _error(self, status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None, close: bool = False) -> None:
+        self._send(status, {"error": {"message": message, "type": kind, "param": param, "code": code}}, close)
 
     def _client_gone(self) -> bool:
         """Whether the client closed the connection (e.g. it timed out): then stop generating for it."""
@@ -183,6 +448,60 @@ class _Handler(BaseHTTPRequestHandler):
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except (OSError, ValueError):
             return True
+
+    def _read_body(self) -> bytes:
+        """The request body, read by its Content-Length; raises ``RequestError`` (the connection is then closed)."""
+        if self.headers.get("Transfer-Encoding"):
+            raise RequestError("Transfer-Encoding is not supported by this server: send the body with a "
+                               "Content-Length header", code="length_required", status=411)
+        values = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not values:
+            raise RequestError("Content-Length is required: send the JSON body with its length in bytes",
+                               code="length_required", status=411)
+        if len(values) > 1:
+            raise RequestError(f"Content-Length must be given once, got {', '.join(sorted(values))}",
+                               code="invalid_content_length")
+        text = values.pop()
+        if not _DIGITS.fullmatch(text):
+            raise RequestError(f"Content-Length must be a non-negative integer number of bytes, got {text!r}",
+                               code="invalid_content_length")
+        if len(text) > 18 or int(text) > self.max_body_bytes:  # (int() of thousands of digits would fail)
+            shown = text if len(text) <= 40 else text[:20] + "..."
+            raise RequestError(f"the request body must be at most {self.max_body_bytes} bytes, got Content-Length "
+                               f"{shown}", code="request_too_large", status=413)
+        length = int(text)
+        if length == 0:
+            return b""
+        try:
+            self.connection.settimeout(self.body_timeout)
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestError(f"the request body did not arrive within {self.body_timeout:g} s (Content-Length "
+                               f"{length})", code="request_timeout", status=408) from None
+        finally:
+            with contextlib.suppress(OSError):
+                self.connection.settimeout(None)
+        if len(raw) < length:
+            raise RequestError(f"the request body ended after {len(raw)} of its {length} bytes (Content-Length)",
+                               code="invalid_content_length")
+        return raw
+
+    def _linger(self, seconds: float = 1.0, limit: int = 1 << 20) -> None:
+        """After an answer sent without reading the body: end our side, then read and drop what
+        the client still sends (briefly, boundedly). Closing a socket with unread data resets
+        the connection, and a client still sending its body could then miss the answer."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(seconds)
+            deadline, dropped = time.monotonic() + seconds, 0
+            while dropped < limit and time.monotonic() < deadline:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                dropped += len(chunk)
+        except OSError:
+            pass
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = self.path.split("?")[0].rstrip("/")
@@ -200,22 +519,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?")[0].rstrip("/")
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-        except (ValueError, OSError):
-            return self._error(400, "could not read the request body")
+            raw = self._read_body()
+        except RequestError as exc:  # the body was not read: the connection cannot carry another request
+            self._error(exc.status, str(exc), param=exc.param, code=exc.code, close=True)
+            return self._linger()
+        except OSError as exc:
+            self.close_connection = True
+            return logger.info("could not read a request body: %s", exc)
         if path not in ("/v1/chat/completions", "/chat/completions"):
             return self._error(404, f"no route POST {path}", "not_found_error")
         try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise RequestError("the body must be a JSON object")
-            reply = self.chat_model.complete(body, cancelled=self._client_gone)
+            request = parse_request(parse_body(raw))
+            reply = self.chat_model.complete(request, cancelled=self._client_gone)
             if not self._client_gone():
                 self._send(200, reply)
-        except (RequestError, json.JSONDecodeError) as exc:
-            self._error(400, str(exc))
-        except Exception as exc:  # keep serving
+        except RequestError as exc:
+            self._error(exc.status, str(exc), param=exc.param, code=exc.code)
+        except Exception as exc:  # a bug of the server: say so, and keep serving
             logger.exception("request failed")
             self._error(500, f"{type(exc).__name__}: {exc}", "server_error")
 
@@ -235,10 +555,16 @@ def _check_loopback(host: str) -> None:
                      f"not {host!r}")
 
 
-def make_server(chat_model: ChatModel, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """A bound (not yet serving) HTTP server for ``chat_model``; ``port=0`` picks a free port."""
+def make_server(chat_model: ChatModel, host: str = "127.0.0.1", port: int = 0, max_body_bytes: int = MAX_BODY_BYTES,
+                body_timeout: float = BODY_TIMEOUT_S) -> ThreadingHTTPServer:
+    """A bound (not yet serving) HTTP server for ``chat_model``; ``port=0`` picks a free port.
+
+    ``max_body_bytes``: larger request bodies get 413; ``body_timeout``: seconds for a body to
+    arrive once its headers have (else 408).
+    """
     _check_loopback(host)
-    handler = type("ChatHandler", (_Handler,), {"chat_model": chat_model})
+    handler = type("ChatHandler", (_Handler,), {"chat_model": chat_model, "max_body_bytes": int(max_body_bytes),
+                                                "body_timeout": float(body_timeout)})
     server_cls = ThreadingHTTPServer
     if ":" in host:  # IPv6 loopback
         server_cls = type("ThreadingHTTPServerV6", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6})
@@ -258,6 +584,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plan-stop", action="store_true",
                         help="also end an answer once it holds a complete plan (a stop line, a closed list, or one "
                              "line repeated three times): saves a small model's loops, for planner demos")
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES,
+                        help="larger request bodies are refused with 413 (default %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
@@ -268,7 +596,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(exc))
     chat_model = ChatModel(args.model, dtype=args.dtype, device=args.device, name=args.name,
                            plan_stop=args.plan_stop)
-    server = make_server(chat_model, args.host, args.port)
+    server = make_server(chat_model, args.host, args.port, max_body_bytes=args.max_body_bytes)
     host, port = server.server_address[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"listening on http://{shown}:{port}/v1", flush=True)
