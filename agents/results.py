@@ -5,11 +5,13 @@ Shared by ``agents.evaluate`` (one run) and ``agents.compare`` (several runs).
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterable
 
 from gym_langrearrange.datasets.generator import DATASETS, GROUPS
+from gym_langrearrange.files import atomic_write, atomic_write_text
 
 #: column order of the paper's Table 5 (aggregates first), with short headers
 TABLE_COLUMNS: list[tuple[str, str]] = [
@@ -70,12 +72,13 @@ def markdown_table(runs: dict[str, dict[str, dict[str, float]]]) -> str:
 
 
 def write_csv(summary: dict[str, dict[str, float]], path: Path) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["dataset", *METRICS, "episodes"])
-        for key, _ in ordered_columns([summary]):
-            row = summary[key]
-            writer.writerow([key, *(f"{row[m]:.4f}" for m in METRICS), int(row.get("episodes", 0))])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["dataset", *METRICS, "episodes"])
+    for key, _ in ordered_columns([summary]):
+        row = summary[key]
+        writer.writerow([key, *(f"{row[m]:.4f}" for m in METRICS), int(row.get("episodes", 0))])
+    atomic_write_text(path, text.getvalue())
 
 
 def bar_chart(runs: dict[str, dict[str, dict[str, float]]], path: Path, title: str = "") -> Path:
@@ -105,8 +108,7 @@ def bar_chart(runs: dict[str, dict[str, dict[str, float]]], path: Path, title: s
     ax.set_title(title or "Language Rearrangement: success per dataset")
     ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda f: fig.savefig(f, dpi=120, format="png"))
     plt.close(fig)
     return path
 

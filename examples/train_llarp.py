@@ -2,6 +2,7 @@
 
     python examples/train_llarp.py --steps 100000 --envs 8 --out runs/llarp
     python examples/train_llarp.py --scratch --out runs/llarp-scratch           # LLaRP-Scratch
+    python examples/train_llarp.py --dtype float32 --out runs/llarp-fp32         # LLM dtype (default auto)
     python examples/train_llarp.py --resume --out runs/llarp                    # continue a run
     torchrun --nproc_per_node 2 examples/train_llarp.py --steps 100000 --out runs/llarp-ddp   # DD-PPO
 
@@ -11,10 +12,13 @@ training) and, unless ``--eval-episodes 0``, a final ``agents.evaluate`` run in 
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
 
+from agents.cli import run_main
+from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.core.llm import load_tokenizer
 from agents.core.training import init_distributed, pick_device, run_training, training_arguments
 from agents.llarp import LLaRP, tiny_llama_config
@@ -24,7 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     p = training_arguments(__doc__, out="runs/llarp", n_minibatches=6)
     p.add_argument("--backbone", default="smollm2-135m",
                    help="smollm2-135m, gemma3-270m, a .gguf file, an HF folder/hub id, or tiny-llama (random, tests)")
-    p.add_argument("--llm-dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    # dest llm_dtype: agent.json records run options by dest, and resuming compares them
+    add_dtype_argument(p, "--llm-dtype", dest="llm_dtype")
     p.add_argument("--scratch", action="store_true", help="LLaRP-Scratch: random LLM weights, all trained")
     p.add_argument("--finetune", action="store_true", help="LLaRP-FT: unfreeze the pretrained LLM")
     p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
@@ -33,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     device = pick_device(args.device)
+    args.llm_dtype = resolve_llm_dtype(args.llm_dtype, device)  # the concrete dtype is what the run records
     rank, world = init_distributed(device)
     torch.manual_seed(args.seed + rank)
     policy_kwargs = dict(llm_dtype=args.llm_dtype, pretrained=not args.scratch, freeze_llm=not args.finetune,
@@ -69,4 +75,4 @@ def _write_rank_params(model: LLaRP, out: Path, rank: int, when: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

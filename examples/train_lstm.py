@@ -18,10 +18,12 @@ Flan-T5), ``lstm-llm-resampler[MODEL]`` (LSTM-LLaMA with MODEL in LLaMA's place)
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 from sb3_contrib import RecurrentPPO
 
+from agents.cli import run_main
 from agents.core.llm import load_tokenizer
 from agents.core.training import pick_device, run_training, training_arguments
 from agents.core.backbone import tiny_llama_config
@@ -78,4 +80,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +16,9 @@ import torch.distributed as dist
 from stable_baselines3.common.callbacks import BaseCallback
 
 import gym_langrearrange  # noqa: F401  (registers the ids)
+from agents.cli import comma_list, nonnegative_float, nonnegative_int, positive_float, positive_int
+from agents.run_folder import code_version, file_digest, lock
+from gym_langrearrange.files import CorruptFileError, atomic_write, atomic_write_json, read_json
 from gym_langrearrange.wrappers import ActionMaskObservation, TokenizeInstruction
 
 
@@ -62,21 +65,56 @@ def env_factory(tokenizer: Any, max_tokens: int, split: str | None = None, episo
 
 
 def save_checkpoint(model: Any, folder: Path, meta: dict[str, Any]) -> Path:
-    """model.zip + agent.json (what agents.evaluate needs), written to a temp folder then swapped in."""
+    """model.zip + agent.json (what agents.evaluate needs), written whole to ``.NAME.tmp`` and swapped in.
+
+    The swap is two renames (``NAME`` -> ``.NAME.old``, ``.NAME.tmp`` -> ``NAME``); a kill between them
+    leaves no ``NAME``, which ``recover_checkpoint`` repairs before anything else touches the folder,
+    so there is always one complete checkpoint on disk.
+    """
     folder = Path(folder)
-    tmp = folder.with_name(f".{folder.name}.tmp")
+    recover_checkpoint(folder)
+    tmp, old = _tmp_and_old(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    model.save(tmp / "model.zip")
-    (tmp / "agent.json").write_text(json.dumps({**meta, "model": "model.zip",
-                                                "num_timesteps": int(model.num_timesteps)}, indent=1))
-    old = folder.with_name(f".{folder.name}.old")
+    atomic_write(tmp / "model.zip", lambda f: model.save(f))
+    atomic_write_json(tmp / "agent.json", {**meta, "model": "model.zip", "num_timesteps": int(model.num_timesteps)})
+    _fsync_dir(tmp)
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
         os.replace(folder, old)
     os.replace(tmp, folder)
+    _fsync_dir(folder.parent)
     shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def recover_checkpoint(folder: Path) -> None:
+    """Repair what a kill during ``save_checkpoint`` left: a missing ``NAME`` is restored from the
+    finished ``.NAME.tmp`` (the newer one; agent.json is written last) or else from ``.NAME.old``."""
+    folder = Path(folder)
+    tmp, old = _tmp_and_old(folder)
+    if not folder.exists():
+        for candidate in (tmp, old):
+            if (candidate / "agent.json").exists() and (candidate / "model.zip").exists():
+                os.replace(candidate, folder)
+                _fsync_dir(folder.parent)
+                print(f"note: restored the checkpoint {folder} from {candidate.name} (a save was interrupted)")
+                break
+    if folder.exists():
+        for leftover in (tmp, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _tmp_and_old(folder: Path) -> tuple[Path, Path]:
+    return folder.with_name(f".{folder.name}.tmp"), folder.with_name(f".{folder.name}.old")
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class TrainingProgress(BaseCallback):
@@ -103,6 +141,9 @@ class TrainingProgress(BaseCallback):
         self.evals: list[dict[str, float]] = list(evals or [])
         self._next_save = every
         self._bar = None
+        self._t0, self._s0, self._eval_time = time.perf_counter(), 0, 0.0
+        self._rollout_clock: tuple[float, int] | None = None  # (training seconds, steps) at the last rollout end
+        self._best_rate = 0.0
         self._successes: list[float] = []
         self.curve: list[tuple[int, float]] = [tuple(c) for c in curve or []]
 
@@ -154,6 +195,7 @@ class TrainingProgress(BaseCallback):
         return self.time_offset + time.perf_counter() - self._t0 - self._eval_time
 
     def _on_rollout_end(self) -> None:
+        self._watch_rate()
         if self._successes:
             self.logger.record("rollout/success_rate", float(np.mean(self._successes)))
             self.curve.append((self.model.num_timesteps * self.world, float(np.mean(self._successes))))
@@ -164,6 +206,20 @@ class TrainingProgress(BaseCallback):
         if self.rank == 0 and self.evaluator is not None and self.eval_every and steps >= self._next_eval:
             self.run_evaluation()
             self._next_eval = steps + self.eval_every
+
+    def _watch_rate(self) -> None:
+        """Say so in the bar when a rollout + update ran at under a third of the run's best rate: the
+        usual cause is another process on the same cores (see the README, 'CPU threads')."""
+        now, steps = self.elapsed(), self.model.num_timesteps * self.world
+        if self._rollout_clock is not None and now > self._rollout_clock[0]:
+            rate = (steps - self._rollout_clock[1]) / (now - self._rollout_clock[0])
+            self._best_rate = max(self._best_rate, rate)
+            if self._bar is not None and rate < self._best_rate / 3:
+                self._bar.set_description_str(f"training (slow: {rate:.0f} steps/s, best {self._best_rate:.0f}; "
+                                              f"CPU contention? try --threads 1)", refresh=False)
+            elif self._bar is not None:
+                self._bar.set_description_str("training", refresh=False)
+        self._rollout_clock = (now, steps)
 
     def save(self) -> None:
         """Checkpoint (with the training seconds so far), then the curves up to it."""
@@ -190,30 +246,56 @@ class TrainingProgress(BaseCallback):
 # --- the training scripts' shared command line and loop ---------------------------------------
 
 def training_arguments(description: str, out: str, n_minibatches: int) -> argparse.ArgumentParser:
-    """The options every training script has (data, budget, envs, checkpoints, evaluation)."""
+    """The options every training script has (data, budget, envs, checkpoints, evaluation); numbers are
+    range-checked as they parse, so ``--envs 0`` fails at once, naming the option and the value."""
+    from gym_langrearrange.datasets import DATASETS
+
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--split", default="train", help="dataset to train on (default train)")
+    p.add_argument("--split", default="train", choices=list(DATASETS), help="dataset to train on (default train)")
     p.add_argument("--episodes", default=None, help="train on an episode JSON file instead of --split")
-    p.add_argument("--steps", type=int, default=100_000, help="environment steps in total (all ranks)")
-    p.add_argument("--envs", type=int, default=8, help="environments per process/rank")
+    p.add_argument("--steps", type=positive_int, default=100_000, help="environment steps in total (all ranks)")
+    p.add_argument("--envs", type=positive_int, default=8, help="environments per process/rank")
     p.add_argument("--subproc", action="store_true", help="SubprocVecEnv instead of DummyVecEnv")
-    p.add_argument("--n-steps", type=int, default=32, help="rollout steps per env between updates")
-    p.add_argument("--n-minibatches", type=int, default=n_minibatches)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--ent-coef", type=float, default=0.01, help="entropy bonus (paper, Table 3: 0.01)")
-    p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--max-tokens", type=int, default=48, help="instruction length in tokens")
+    p.add_argument("--n-steps", type=positive_int, default=32, help="rollout steps per env between updates")
+    p.add_argument("--n-minibatches", type=positive_int, default=n_minibatches)
+    p.add_argument("--lr", type=positive_float, default=3e-4)
+    p.add_argument("--ent-coef", type=nonnegative_float, default=0.01, help="entropy bonus (paper, Table 3: 0.01)")
+    p.add_argument("--image-size", type=positive_int, default=64)
+    p.add_argument("--max-tokens", type=positive_int, default=48, help="instruction length in tokens")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=thread_count, default="auto",
+                   help="torch threads: 'auto' (default: the idle cores, see README 'CPU threads') or N")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--out", default=out)
-    p.add_argument("--checkpoint-every", type=int, default=10_000)
+    p.add_argument("--checkpoint-every", type=positive_int, default=10_000, metavar="STEPS")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
-    p.add_argument("--time-budget", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
+                   help="stop training after this many seconds of training (counted across resumes)")
     p.add_argument("--heldout", default=None, help="episode file evaluated every --eval-every steps (learning curve)")
-    p.add_argument("--eval-every", type=int, default=0)
-    p.add_argument("--eval-episodes", type=int, default=20, help="final evaluation episodes per dataset (0: none)")
-    p.add_argument("--eval-datasets", default="train,new_scenes,rephrasing")
+    p.add_argument("--eval-every", type=nonnegative_int, default=0, metavar="STEPS")
+    p.add_argument("--eval-episodes", type=nonnegative_int, default=20,
+                   help="final evaluation episodes per dataset (0: none)")
+    p.add_argument("--eval-datasets", type=comma_list(list(DATASETS)), default="train,new_scenes,rephrasing")
     return p
+
+
+def thread_count(text: str) -> str | int:
+    """``--threads``: ``auto`` or an integer >= 1."""
+    return text if text == "auto" else positive_int(text)
+
+
+def pick_threads(requested: str | int) -> int:
+    """Torch threads for a run: N as asked, or for ``auto`` the cores that other processes leave idle.
+
+    OpenMP with as many threads as cores, on cores that another process keeps busy, waits at every
+    parallel region for a preempted thread: a run then goes ten times slower, not twice. ``auto``
+    takes the cores available to this process less the 1-minute load average (at least 1).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested != "auto":
+        return int(requested)
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cores, round(cores - busy)))
 
 
 def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
@@ -239,19 +321,48 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     ``build(venv, tensorboard_log)`` makes a fresh model; ``algorithm.load`` resumes one. Writes
     ``OUT/checkpoint/``, ``OUT/tb/``, ``OUT/curve.json``, ``OUT/evals.json`` (with
     ``--heldout``) and ``OUT/eval/`` (final ``agents.evaluate`` run). Returns the model.
+
+    ``OUT`` holds one run: a new run (no ``--resume``) refuses a folder that already holds one,
+    ``--resume`` refuses a folder without a checkpoint, and only one process trains into it at a
+    time (rank 0 holds its lock).
     """
     out = Path(args.out)
+    folder_lock = lock(out, "training run") if rank == 0 else None
+    try:
+        return _run_training(args, out, algorithm, build, meta, tokenizer, device, rank, world, on_ready)
+    finally:
+        if folder_lock is not None:
+            folder_lock.release()
+
+
+def _run_training(args: Any, out: Path, algorithm: Any, build: Callable[[Any, str | None], Any],
+                  meta: dict[str, Any], tokenizer: Any, device: str, rank: int, world: int,
+                  on_ready: Callable[[Any], None] | None) -> Any:
     checkpoint = out / "checkpoint"
     name = meta["name"]
+    if rank == 0:  # (other ranks trust rank 0's checks: by the time they look, rank 0 has begun writing)
+        recover_checkpoint(checkpoint)
+        _check_run_folder(out, checkpoint, args.resume)
+    resuming = bool(args.resume)
+    torch.set_num_threads(pick_threads(args.threads))
+    time_offset, curve, evals = 0.0, [], []
+    options = {**run_options(args, world), **input_digests(args)}
+    meta = {**meta, "options": options, "code_version": code_version()}
+    saved = read_json(checkpoint / "agent.json", "checkpoint description") if resuming else None
+    if saved is not None:
+        check_resume_options(saved.get("options"), options, checkpoint)
+        if saved.get("code_version") not in (None, meta["code_version"]) and rank == 0:
+            print(f"note: the code changed since this checkpoint ({saved['code_version']} -> {meta['code_version']})")
+    finished = saved is not None and _nothing_left(args, saved, world)
+    if finished and rank == 0:
+        print(f"{checkpoint} is finished ({saved['num_timesteps'] * world} of {args.steps} steps, "
+              f"{saved.get('train_seconds', 0):.0f} s of training, budget {args.time_budget} s): nothing to train")
+    if rank == 0:
+        print(f"torch threads: {torch.get_num_threads()} (--threads {args.threads})")
     venv = make_vec_env(args, tokenizer, rank)
     tb = str(out / "tb") if rank == 0 else None
-    time_offset, curve, evals = 0.0, [], []
-    options = run_options(args, world)
-    meta = {**meta, "options": options}
-    if args.resume and (checkpoint / "model.zip").exists():
-        saved = json.loads((checkpoint / "agent.json").read_text())
-        check_resume_options(saved.get("options"), options, checkpoint)
-        model = algorithm.load(checkpoint / "model.zip", env=venv, device=device, tensorboard_log=tb)
+    if saved is not None:
+        model = load_checkpoint_model(algorithm, checkpoint, env=venv, device=device, tensorboard_log=tb)
         steps = model.num_timesteps * world
         time_offset = float(saved.get("train_seconds", 0.0))
         curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
@@ -269,25 +380,67 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world,
                                 time_budget=args.time_budget, eval_every=args.eval_every, evaluator=evaluator,
                                 log_dir=out, time_offset=time_offset, curve=curve, evals=evals)
-    model.learn(per_rank, callback=progress, reset_num_timesteps=False)
+    if not finished:  # (a spent budget would still collect a few steps before the callback stops it)
+        model.learn(per_rank, callback=progress, reset_num_timesteps=False)
     if rank == 0:
         if evaluator is not None and (not progress.evals or progress.evals[-1]["steps"] < model.num_timesteps * world):
             progress.run_evaluation()
-        progress.save()
-        print(f"saved {checkpoint} ({model.num_timesteps * world} steps)")
+        if not finished:
+            progress.save()
+            print(f"saved {checkpoint} ({model.num_timesteps * world} steps)")
         if args.eval_episodes > 0:
             from agents.evaluate import main as evaluate
 
-            evaluate(["--agent", str(checkpoint), "--name", name, "--datasets", args.eval_datasets, "--episodes",
-                      str(args.eval_episodes), "--out", str(out / "eval"), "--no-progress"])
+            evaluate(["--agent", str(checkpoint), "--name", name, "--datasets", ",".join(args.eval_datasets),
+                      "--episodes", str(args.eval_episodes), "--out", str(out / "eval"), "--no-progress"])
     venv.close()
     return model
+
+
+def _check_run_folder(out: Path, checkpoint: Path, resume: bool) -> None:
+    """Refuse to start a new run over an earlier one, and to resume nothing."""
+    has_checkpoint = (checkpoint / "model.zip").exists()
+    if resume and not has_checkpoint:
+        raise FileNotFoundError(f"--resume: {out} holds no checkpoint ({checkpoint / 'model.zip'} does not exist); "
+                                f"check --out, or drop --resume to start a new run there")
+    earlier = [p.name for p in (checkpoint, out / "curve.json", out / "evals.json", out / "tb") if p.exists()]
+    if not resume and earlier:
+        raise RunExists(f"{out} already holds a training run ({', '.join(earlier)}); add --resume to continue it, "
+                        f"or use another --out (or delete the folder to start again)")
+
+
+class RunExists(ValueError):
+    """A new run was asked for in a folder that holds one."""
+
+
+def _nothing_left(args: Any, saved: dict[str, Any], world: int) -> bool:
+    steps_done = int(saved.get("num_timesteps", 0)) * world
+    out_of_time = args.time_budget is not None and float(saved.get("train_seconds", 0.0)) >= args.time_budget
+    return steps_done >= args.steps or out_of_time
+
+
+def input_digests(args: Any) -> dict[str, str]:
+    """Digests of the episode files a run reads: an edited file at the same path is another run."""
+    return {f"{key}_digest": file_digest(getattr(args, key)) for key in ("episodes", "heldout")
+            if getattr(args, key, None)}
+
+
+def load_checkpoint_model(algorithm: Any, checkpoint: Path, **kwargs: Any) -> Any:
+    """``algorithm.load`` of ``checkpoint/model.zip``; a file that cannot be read is named in the error."""
+    path = Path(checkpoint) / "model.zip"
+    try:
+        return algorithm.load(path, **kwargs)
+    except (OSError, ValueError, KeyError, EOFError, AssertionError, RuntimeError) as e:
+        if isinstance(e, FileNotFoundError) or not zipfile.is_zipfile(path):
+            raise CorruptFileError(f"checkpoint {path} cannot be loaded (missing, truncated or not a model zip: "
+                                   f"{type(e).__name__}: {e}); restore it, or resume from another checkpoint") from e
+        raise
 
 
 # Options a resumed run may change (how long, where, on what hardware, what to report at the end);
 # every other option defines the run, so a resume must repeat it.
 RESUMABLE_OPTIONS = frozenset({"steps", "time_budget", "resume", "out", "device", "subproc", "checkpoint_every",
-                               "eval_episodes", "eval_datasets"})
+                               "eval_episodes", "eval_datasets", "threads"})
 
 
 def run_options(args: Any, world: int) -> dict[str, Any]:
@@ -309,15 +462,11 @@ def check_resume_options(saved: dict[str, Any] | None, current: dict[str, Any], 
 
 
 def _read_json(path: Path) -> list[Any]:
-    return json.loads(path.read_text()) if path.exists() else []
+    return read_json(path, "training log") if path.exists() else []
 
 
 def _write_json(path: Path, items: list[Any]) -> None:
-    """Atomically: a reader (or a kill) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(list(items), indent=1))
-    os.replace(tmp, path)
+    atomic_write_json(path, list(items))
 
 
 def heldout_evaluator(episodes: str, tokenizer: Any, max_tokens: int, out: Path, name: str) -> Callable[[Any], float]:
