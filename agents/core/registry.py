@@ -61,7 +61,7 @@ def load_agent(spec: str, **options: Any) -> Agent:
     meta = read_checkpoint_spec(meta_path)
     algorithm = _resolve_algorithm(meta["algorithm"], meta_path)
     model_file = path if path.is_file() else folder / meta.get("model", "model.zip")
-    model = _load_model(algorithm, model_file, meta_path, device=options.get("device", "auto"))
+    model = load_model(algorithm, model_file, meta_path, device=options.get("device", "auto"))
     transform = None
     if meta.get("tokenizer"):
         from agents.core.llm import load_tokenizer
@@ -121,15 +121,15 @@ _CORRUPT_CONTENT = (zipfile.BadZipFile, EOFError, AssertionError, pickle.Unpickl
                     UnicodeDecodeError, zlib.error)
 
 
-def _load_model(algorithm: Any, model_file: Path, meta_path: Path, device: Any) -> Any:
-    """``algorithm.load(model_file)``, with a damaged file reported as ``CorruptFileError`` naming it."""
+def load_model(algorithm: Any, model_file: Path, meta_path: Path, **load_kwargs: Any) -> Any:
+    """``algorithm.load(model_file, **load_kwargs)``, a damaged file reported as ``CorruptFileError`` naming it."""
     if not model_file.is_file():
         raise CorruptFileError(f"checkpoint {model_file} does not exist (named by {meta_path})")
     problem = _zip_problem(model_file)
     if problem:
         raise CorruptFileError(f"checkpoint {model_file} cannot be loaded (truncated or not a model zip: {problem})")
     try:
-        return algorithm.load(str(model_file), device=device)
+        return algorithm.load(str(model_file), **load_kwargs)
     except _CORRUPT_CONTENT as e:
         raise CorruptFileError(f"checkpoint {model_file} cannot be loaded (truncated or not a model zip: "
                                f"{type(e).__name__}: {e})") from e

@@ -5,7 +5,6 @@ import argparse
 import os
 import shutil
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,7 +17,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 import gym_langrearrange  # noqa: F401  (registers the ids)
 from agents.cli import comma_list, nonnegative_float, nonnegative_int, positive_float, positive_int
 from agents.run_folder import code_version, file_digest, lock
-from gym_langrearrange.files import CorruptFileError, atomic_write, atomic_write_json, read_json
+from agents.core.registry import load_model, read_checkpoint_spec
+from gym_langrearrange.files import atomic_write, atomic_write_json, read_json
 from gym_langrearrange.wrappers import ActionMaskObservation, TokenizeInstruction
 
 
@@ -348,7 +348,7 @@ def _run_training(args: Any, out: Path, algorithm: Any, build: Callable[[Any, st
     time_offset, curve, evals = 0.0, [], []
     options = {**run_options(args, world), **input_digests(args)}
     meta = {**meta, "options": options, "code_version": code_version()}
-    saved = read_json(checkpoint / "agent.json", "checkpoint description") if resuming else None
+    saved = read_checkpoint_spec(checkpoint / "agent.json") if resuming else None
     if saved is not None:
         check_resume_options(saved.get("options"), options, checkpoint)
         if saved.get("code_version") not in (None, meta["code_version"]) and rank == 0:
@@ -362,7 +362,8 @@ def _run_training(args: Any, out: Path, algorithm: Any, build: Callable[[Any, st
     venv = make_vec_env(args, tokenizer, rank)
     tb = str(out / "tb") if rank == 0 else None
     if saved is not None:
-        model = load_checkpoint_model(algorithm, checkpoint, env=venv, device=device, tensorboard_log=tb)
+        model = load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", env=venv, device=device,
+                           tensorboard_log=tb)
         steps = model.num_timesteps * world
         time_offset = float(saved.get("train_seconds", 0.0))
         curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
@@ -423,18 +424,6 @@ def input_digests(args: Any) -> dict[str, str]:
     """Digests of the episode files a run reads: an edited file at the same path is another run."""
     return {f"{key}_digest": file_digest(getattr(args, key)) for key in ("episodes", "heldout")
             if getattr(args, key, None)}
-
-
-def load_checkpoint_model(algorithm: Any, checkpoint: Path, **kwargs: Any) -> Any:
-    """``algorithm.load`` of ``checkpoint/model.zip``; a file that cannot be read is named in the error."""
-    path = Path(checkpoint) / "model.zip"
-    try:
-        return algorithm.load(path, **kwargs)
-    except (OSError, ValueError, KeyError, EOFError, AssertionError, RuntimeError) as e:
-        if isinstance(e, FileNotFoundError) or not zipfile.is_zipfile(path):
-            raise CorruptFileError(f"checkpoint {path} cannot be loaded (missing, truncated or not a model zip: "
-                                   f"{type(e).__name__}: {e}); restore it, or resume from another checkpoint") from e
-        raise
 
 
 # Options a resumed run may change (how long, where, on what hardware, what to report at the end);
