@@ -8,7 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from agents.cli import run_main
 from agents.results import bar_chart, load_run, markdown_table
+from gym_langrearrange.files import atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,12 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "table.md").write_text(table)
+        atomic_write_text(out / "table.md", table)
         bar_chart(runs, out / "success.png")
         print(f"wrote {out / 'table.md'} and {out / 'success.png'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, prog="python -m agents.compare"))

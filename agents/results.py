@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
 from gym_langrearrange.datasets.generator import DATASETS, GROUPS
-from gym_langrearrange.files import atomic_write, atomic_write_text
+from gym_langrearrange.files import atomic_write, atomic_write_text, read_json
 
 #: column order of the paper's Table 5 (aggregates first), with short headers
 TABLE_COLUMNS: list[tuple[str, str]] = [
@@ -119,7 +118,7 @@ def load_run(folder: Path) -> tuple[str, dict[str, dict[str, float]]]:
     summary_path = folder / "summary.json"
     if not summary_path.exists():
         raise FileNotFoundError(f"{folder} has no summary.json: is it an agents.evaluate output folder?")
-    data = json.loads(summary_path.read_text())
+    data = read_json(summary_path, "evaluation summary")
     return data["name"], data["summary"]
 
 
