@@ -39,7 +39,7 @@ import gymnasium as gym
 import gym_langrearrange  # noqa: F401  (registers the env ids)
 from agents.cli import comma_list, nonnegative_int, positive_int, run_main
 from agents.core import AGENTS, Agent, InfrastructureError, load_agent
-from agents.core.registry import SEEDED_AGENTS
+from agents.core.registry import SEEDED_AGENTS, check_agent_spec
 from agents.results import bar_chart, episode_metrics, markdown_table, summarize, write_csv
 from agents.run_folder import code_version, file_digest, lock
 from gym_langrearrange.datasets import DATASET_SIZES, DATASETS, load_episodes
@@ -207,12 +207,12 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     lines = path.read_bytes().split(b"\n")
     torn = lines.pop()  # b"" when the file ends with a newline
     records, seen, rejected, blank = [], set(), [], 0
-    for raw in lines + ([torn] if torn else []):
+    for number, raw in enumerate(lines + ([torn] if torn else [])):
         record = _parse_record(raw) if raw.strip() else None
         if record is not None and (record["dataset"], record["index"]) not in seen:
             records.append(record)
             seen.add((record["dataset"], record["index"]))
-        elif raw is torn and record is None:
+        elif number == len(lines) and record is None:
             pass  # half of a line: the episode was not finished
         elif raw.strip():
             rejected.append(raw)
@@ -294,6 +294,8 @@ def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True
     if not cfg.datasets:
         raise ValueError("datasets must name at least one dataset")
     out = Path(out)
+    if agent is None:
+        check_agent_spec(cfg.agent)  # an unknown agent fails here, before anything is written
     with lock(out, "evaluation"):
         return _evaluate_locked(cfg, out, workers, progress, agent, stop_after_errors)
 

@@ -169,6 +169,9 @@ def test_a_bad_line_keeps_every_record_after_it(tmp_path):
     after = _lines(path)
     assert len(after) == 30 and sorted(r["index"] for r in after) == list(range(30))
     assert len((tmp_path / "episodes.rejected.jsonl").read_text().splitlines()) == 2  # kept for inspection
+    path.write_text(path.read_text().replace("\n", "\n\n", 1))  # a blank line alone: the issue's own case
+    _run(tmp_path, episodes="20")
+    assert len(path.read_text().splitlines()) == 30 and len(_lines(path)) == 30
 
 
 def test_a_second_evaluation_into_a_busy_folder_stops_at_once(tmp_path):

@@ -48,17 +48,8 @@ def load_agent(spec: str, **options: Any) -> Agent:
     """
     if spec in AGENTS:
         return _resolve(AGENTS[spec])(**options)
-    path = Path(spec)
-    if path.name == CHECKPOINT_SPEC:
-        path = path.parent
-    folder = path if path.is_dir() else path.parent
-    meta_path = folder / CHECKPOINT_SPEC
-    if not path.exists():
-        raise ValueError(f"unknown agent {spec!r}: not one of {', '.join(AGENTS)} and not an existing path")
-    if not meta_path.exists():
-        raise ValueError(f"checkpoint {spec!r} has no {CHECKPOINT_SPEC} beside it, so its algorithm is unknown; "
-                         f"expected e.g. {_EXAMPLE_SPEC}")
-    meta = read_checkpoint_spec(meta_path)
+    path, meta_path, meta = check_agent_spec(spec)
+    folder = meta_path.parent
     algorithm = _resolve_algorithm(meta["algorithm"], meta_path)
     model_file = path if path.is_file() else folder / meta.get("model", "model.zip")
     model = load_model(algorithm, model_file, meta_path, device=options.get("device", "auto"))
@@ -70,6 +61,24 @@ def load_agent(spec: str, **options: Any) -> Agent:
         transform = InstructionTokenizer(load_tokenizer(meta["tokenizer"]), int(meta.get("max_tokens", 64))).transform
     return SB3Agent(model, name=meta.get("name", folder.name), obs_transform=transform,
                     deterministic=bool(options.get("deterministic", True)))
+
+
+def check_agent_spec(spec: str) -> tuple[Path, Path, dict[str, Any] | None]:
+    """(path, agent.json path, its contents) of a checkpoint spec, or (.., .., None) for a registered
+    name; raises the error ``load_agent`` would, without loading anything (cheap: check before starting)."""
+    if spec in AGENTS:
+        return Path(spec), Path(spec), None
+    path = Path(spec)
+    if path.name == CHECKPOINT_SPEC:
+        path = path.parent
+    folder = path if path.is_dir() else path.parent
+    meta_path = folder / CHECKPOINT_SPEC
+    if not path.exists():
+        raise ValueError(f"unknown agent {spec!r}: not one of {', '.join(AGENTS)} and not an existing path")
+    if not meta_path.exists():
+        raise ValueError(f"checkpoint {spec!r} has no {CHECKPOINT_SPEC} beside it, so its algorithm is unknown; "
+                         f"expected e.g. {_EXAMPLE_SPEC}")
+    return path, meta_path, read_checkpoint_spec(meta_path)
 
 
 _EXAMPLE_SPEC = '{"algorithm": "sb3_contrib:RecurrentPPO", "model": "model.zip"}'

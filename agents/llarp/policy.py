@@ -17,6 +17,7 @@ Both give the same numbers (tests/test_llarp.py checks max |diff| <= 1e-4 in fp3
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +30,15 @@ from torch.distributions import Categorical
 from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from agents.core.vision import make_visual_encoder
-from agents.core.backbone import Backbone, load_backbone
+from agents.core.backbone import LLM_DTYPES, Backbone, load_backbone, resolve_llm_dtype
 from agents.core.frozen_cache import FrozenOutputCache, row_keys
 from agents.core.observations import PROPRIO_KEYS, proprio_dim
 
 #: logit of a masked skill: finite, so entropies stay finite (0 * log 0 terms vanish), as in MaskablePPO
 MASKED_LOGIT = -1e8
-_DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float16": torch.float16}
+_DTYPES = LLM_DTYPES
+#: fixed codes of the LLM dtype in the ``llm_dtype_id`` buffer that checkpoints carry
+_DTYPE_IDS = {"float32": 0, "bfloat16": 1, "float16": 2}
 
 
 @dataclass
@@ -76,7 +79,10 @@ class LLaRPPolicy(BasePolicy):
         backbone: LLM name or path (see ``load_backbone``); ``backbone_config`` builds a random one instead.
         pretrained: False re-initialises the LLM (LLaRP-Scratch; then it is trained too).
         freeze_llm: keep LLM weights fixed (LLaRP); False fine-tunes them (LLaRP-FT).
-        llm_dtype: "bfloat16" (default) or "float32"; adapters are always fp32.
+        llm_dtype: "auto" (default: bf16 on CUDA and on CPUs with bf16 units, else fp32; see
+            ``resolve_llm_dtype``, which guesses the device as SB3's ``device="auto"`` does), "bfloat16"
+            or "float32"; adapters are always fp32. The resolved dtype is what checkpoints record, so a
+            checkpoint loads in the same dtype on every machine.
         visual_encoder: "cnn" (default), "resnet18", or an ``nn.Module`` (frozen, e.g. a pretrained ViT).
         tokens_per_step: M embeddings per frame (default 1).
         proprio: "concat" (joints, holding, egomotion appended to the visual features), "token"
@@ -91,7 +97,7 @@ class LLaRPPolicy(BasePolicy):
 
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule,
                  backbone: str = "smollm2-135m", backbone_config: Any = None, pretrained: bool = True,
-                 freeze_llm: bool = True, llm_dtype: str = "bfloat16", visual_encoder: Any = "cnn",
+                 freeze_llm: bool = True, llm_dtype: str = "auto", visual_encoder: Any = "cnn",
                  visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", action_hidden: int = 512,
                  instruction_cache: int = 512, optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
                  optimizer_kwargs: dict[str, Any] | None = None, use_sde: bool = False) -> None:
@@ -99,8 +105,10 @@ class LLaRPPolicy(BasePolicy):
                          optimizer_kwargs=optimizer_kwargs or {})
         if proprio not in ("concat", "token", "none"):
             raise ValueError(f"proprio must be 'concat', 'token' or 'none', got {proprio!r}")
-        if llm_dtype not in _DTYPES:
-            raise ValueError(f"llm_dtype must be one of {', '.join(_DTYPES)}, got {llm_dtype!r}")
+        if llm_dtype != "auto" and llm_dtype not in _DTYPES:
+            raise ValueError(f"llm_dtype must be auto or one of {', '.join(_DTYPES)}, got {llm_dtype!r}")
+        self._dtype_was_auto = llm_dtype == "auto"
+        llm_dtype = resolve_llm_dtype(llm_dtype)
         if not isinstance(tokens_per_step, int) or tokens_per_step < 1:
             raise ValueError(f"tokens_per_step must be a positive int, got {tokens_per_step!r}")
         self.backbone_name, self.backbone_config = backbone, backbone_config
@@ -111,6 +119,9 @@ class LLaRPPolicy(BasePolicy):
         self.tokenizer = llm.tokenizer
         self.hidden_size = d = llm.hidden_size
         self.llm_trainable = not (freeze_llm and pretrained)
+        # the resolved dtype travels with the weights: LLaRP.load rebuilds the policy from the algorithm's
+        # policy_kwargs, whose "auto" could resolve differently on another machine; load_state_dict restores it
+        self.register_buffer("llm_dtype_id", torch.tensor(_DTYPE_IDS[llm_dtype]))
         self.llm.requires_grad_(self.llm_trainable)
         self._instruction_kv: FrozenOutputCache[torch.Tensor] = FrozenOutputCache(instruction_cache)
         self.proprio_dim = proprio_dim(observation_space) if proprio != "none" else 0
@@ -154,13 +165,32 @@ class LLaRPPolicy(BasePolicy):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         self._instruction_kv.clear()  # a stored LLM (tiny configs, Scratch) may bring other weights
+        self._adopt_llm_dtype(state_dict)
         missing_ok = () if self.llm_is_stored else tuple(k for k in super().state_dict() if k.startswith("llm."))
+        missing_ok += ("llm_dtype_id",)  # checkpoints from before llm_dtype "auto"
         result = super().load_state_dict(state_dict, strict=False, assign=assign)
         missing = [k for k in result.missing_keys if k not in missing_ok]
         if strict and (missing or result.unexpected_keys):
             raise RuntimeError(f"checkpoint does not fit the policy: missing {missing}, unexpected "
                                f"{result.unexpected_keys}")
         return result
+
+    def _adopt_llm_dtype(self, state_dict) -> None:
+        """Run the LLM in the dtype the checkpoint was trained with, whatever ``auto`` says on this machine
+        (a dtype asked for by name is kept)."""
+        if not self._dtype_was_auto:
+            return
+        code = state_dict.get("llm_dtype_id")
+        if code is not None:
+            name = {v: k for k, v in _DTYPE_IDS.items()}[int(code)]
+        else:
+            name = "bfloat16"  # written before "auto" existed, when the default was bfloat16
+        if _DTYPES[name] != self.llm_dtype:
+            print(f"LLM dtype {name}, as the checkpoint was trained (auto chose "
+                  f"{str(self.llm_dtype).removeprefix('torch.')} here)", file=sys.stderr, flush=True)
+            self.llm.to(_DTYPES[name])
+            self.llm_dtype = _DTYPES[name]
+            self.llm_dtype_id.fill_(_DTYPE_IDS[name])
 
     def train(self, mode: bool = True) -> "LLaRPPolicy":
         super().train(mode)
