@@ -10,8 +10,8 @@ Every method trains with its own script (``examples/train_llarp.py`` /
 (held-out evaluations are not counted), with ``--parallel`` methods at a time, each
 limited to ``--threads`` torch threads, so methods run side by side share the machine
 evenly. ``--ranks 2`` trains a LLaRP method with DD-PPO in 2 processes (``torchrun``; the
-time budget is rank 0's clock). LLaRP's frozen LLM runs in bf16 (``--llarp-dtype``; bf16 matmuls use AMX
-on CPUs that have it, and are slower than fp32 on CPUs without bf16 units); LLaRP-Scratch always
+time budget is rank 0's clock). LLaRP's frozen LLM dtype is ``--dtype`` (default ``auto``: bf16 where the
+CPU has bf16 units, AMX or AVX512-BF16, and on CUDA; fp32 on CPUs without, where bf16 is slower); LLaRP-Scratch always
 trains its LLM in fp32, since AdamW steps on bf16 weights round away. Every ``--eval-every`` steps the checkpoint is evaluated greedily on the
 held-out episodes through ``agents.evaluate``. Runs are resumable: run the same command
 again after an interruption (checkpoints every ``--checkpoint-every`` steps, curves up to
@@ -70,7 +70,7 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
            "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
            "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--out", str(args.out / method), "--resume"]
     if method.startswith("llarp"):
-        cmd += ["--llm-dtype", "float32" if method == "llarp-scratch" else args.llarp_dtype]
+        cmd += ["--dtype", "float32" if method == "llarp-scratch" else args.dtype]
         cmd += ["--action-mask"] if args.action_mask else []
     elif args.action_mask:
         raise SystemExit(f"error: --action-mask is for LLaRP methods only; {method} cannot mask")
@@ -255,9 +255,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--checkpoint-every", type=int, default=5_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ent-coef", type=float, default=0.01, help="entropy bonus of every method (paper: 0.01)")
-    p.add_argument("--llarp-dtype", default="bfloat16", choices=["float32", "bfloat16"],
-                   help="frozen LLaRP's LLM dtype (LLaRP-Scratch is always fp32); on a CPU without bf16 "
-                        "units, float32 is ~3x faster (benchmarks/llarp_throughput.py)")
+    p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"],
+                   help="frozen LLaRP's LLM dtype (LLaRP-Scratch is always fp32); auto (default): bfloat16 on "
+                        "CUDA and on CPUs with bf16 units (AMX, AVX512-BF16), float32 on other CPUs, where it is "
+                        "~3x faster (benchmarks/llarp_throughput.py); train_llarp.py resolves it and records the "
+                        "result")
+    p.add_argument("--llarp-dtype", dest="dtype", choices=["auto", "bfloat16", "float32"], default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # the old spelling, kept so existing commands keep working
     p.add_argument("--t5-model", default=None, help="local Flan-T5 folder for lstm-t5")
     p.add_argument("--status-every", type=float, default=60.0, help="seconds between status lines")
     p.add_argument("--out", type=Path, default=Path("runs/learning"))

@@ -26,6 +26,7 @@ import torch
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.core.llm import load_tokenizer, model_source
 from agents.core.training import env_factory
 from agents.llarp import LLaRP, tiny_llama_config
@@ -108,7 +109,7 @@ def matches_source(model: LLaRP, backbone: str) -> bool:
 def check(backbone: str, args: argparse.Namespace, folder: str) -> tuple[dict[str, Any], list[str]]:
     failures: list[str] = []
     tokenizer = load_tokenizer("smollm2-135m" if backbone == "tiny-llama" else backbone)
-    model = make_model(backbone, make_venv(tokenizer, args, seed=0), args.llm_dtype, args.n_steps)
+    model = make_model(backbone, make_venv(tokenizer, args, seed=0), args.dtype, args.n_steps)
     params = dict(model.policy.named_parameters())
     total, trainable = sum(p.numel() for p in params.values()), sum(p.numel() for p in params.values()
                                                                      if p.requires_grad)
@@ -159,14 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-steps", type=int, default=32, help="rollout steps per env per update")
     p.add_argument("--envs", type=int, default=2)
     p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--llm-dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    add_dtype_argument(p, "--llm-dtype")
     p.add_argument("--episodes", type=int, default=2, help="episodes per env compared with predict")
     p.add_argument("--tol", type=float, default=0.0, help="allowed |logit/value diff| after load (default exact)")
     p.add_argument("--equiv-n-steps", type=int, default=16, help="rollout length of the fp32 equivalence check")
     p.add_argument("--equiv-rollouts", type=int, default=3, help="rollouts in that check (0: skip it)")
     args = p.parse_args(argv)
+    args.dtype = resolve_llm_dtype(args.dtype, "cpu")
     print(f"torch threads {torch.get_num_threads()}, {args.envs} envs, learn {args.steps} steps, "
-          f"llm {args.llm_dtype}, {args.episodes} episodes/env compared", flush=True)
+          f"llm {args.dtype}, {args.episodes} episodes/env compared", flush=True)
     header = ["backbone", "params total / trainable", "zip MB", "load s", "actions identical",
               "max |logit diff|", "rollout≡update max diff (fp32)"]
     rows, failures = [], []

@@ -1,6 +1,6 @@
 """LLaRP throughput on this machine: steps/s of rollout, of the update, end to end, and peak memory.
 
-    python benchmarks/llarp_throughput.py [--backbone smollm2-135m] [--envs 16] [--updates 4]
+    python benchmarks/llarp_throughput.py [--backbone smollm2-135m] [--envs 16] [--updates 4] [--dtype float32]
 
 Rollout = collecting n_steps x envs transitions (policy decoding with the KV cache + env
 stepping); update = the PPO pass over them; end to end = both, as in ``learn``. The first
@@ -24,6 +24,7 @@ import torch
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.core.llm import load_tokenizer
 from agents.core.training import env_factory
 from agents.llarp import LLaRP, tiny_llama_config
@@ -32,7 +33,7 @@ from agents.llarp import LLaRP, tiny_llama_config
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backbone", default="smollm2-135m")
-    p.add_argument("--llm-dtype", default="bfloat16", choices=["bfloat16", "float32"])
+    add_dtype_argument(p, "--llm-dtype")
     p.add_argument("--envs", type=int, default=16)
     p.add_argument("--n-steps", type=int, default=32)
     p.add_argument("--image-size", type=int, default=64)
@@ -40,6 +41,7 @@ def main() -> None:
     p.add_argument("--updates", type=int, default=4)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = p.parse_args()
+    args.dtype = resolve_llm_dtype(args.dtype, "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     tiny = args.backbone == "tiny-llama"
@@ -48,7 +50,7 @@ def main() -> None:
                         for i in range(args.envs)])
     kwargs = {"backbone_config": tiny_llama_config()} if tiny else {"backbone": args.backbone}
     model = LLaRP("LLaRPPolicy", venv, n_steps=args.n_steps, seed=0, device="cpu",
-                  policy_kwargs=dict(llm_dtype=args.llm_dtype, **kwargs))
+                  policy_kwargs=dict(llm_dtype=args.dtype, **kwargs))
     model._setup_learn(10**9, callback=None)
     callback = CallbackList([])
     callback.init_callback(model)
@@ -65,9 +67,9 @@ def main() -> None:
             update.append(t2 - t1)
     r, u = statistics.median(rollout), statistics.median(update)
     flops = count_flops(model, callback, args.n_steps)
-    peak = matmul_gflops(getattr(torch, args.llm_dtype))
+    peak = matmul_gflops(getattr(torch, args.dtype))
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"backbone {args.backbone} ({args.llm_dtype}), {args.envs} envs x {args.n_steps} steps, "
+    print(f"backbone {args.backbone} ({args.dtype}), {args.envs} envs x {args.n_steps} steps, "
           f"{args.image_size}px, torch threads {torch.get_num_threads()}")
     print("| phase | seconds per update | steps/s |\n|---|---:|---:|")
     print(f"| rollout (decode + env) | {r:.2f} | {steps / r:,.0f} |")
@@ -76,7 +78,7 @@ def main() -> None:
     print(f"peak memory (RSS): {peak_gib:.2f} GiB")
     per_step = flops / steps / 1e9
     print(f"FLOPs per env step (rollout + update): {per_step:.2f} GFLOP; achieved {flops / (r + u) / 1e9:.1f} "
-          f"GFLOP/s; this CPU's {args.llm_dtype} matmul peak {peak:.1f} GFLOP/s -> at most {peak / per_step:,.0f} steps/s "
+          f"GFLOP/s; this CPU's {args.dtype} matmul peak {peak:.1f} GFLOP/s -> at most {peak / per_step:,.0f} steps/s "
           f"end to end if every FLOP ran at that peak")
 
 
