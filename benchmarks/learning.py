@@ -68,7 +68,10 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
     cmd = [*launcher, *METHODS[method], "--episodes", str(train), "--heldout", str(heldout),
            "--eval-every", str(args.eval_every), "--time-budget", str(args.budget), "--steps", str(10**9),
            "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
-           "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--out", str(args.out / method), "--resume"]
+           "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--threads", str(args.threads),
+           "--out", str(args.out / method)]
+    if (args.out / method / "checkpoint" / "model.zip").exists():  # the same command resumes
+        cmd.append("--resume")
     if method.startswith("llarp"):
         cmd += ["--dtype", "float32" if method == "llarp-scratch" else args.dtype]
         cmd += ["--action-mask"] if args.action_mask else []

@@ -205,7 +205,7 @@ def test_learning_benchmark_passes_dtype_to_train_llarp(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     learning = _script("benchmarks/learning.py")
     args = argparse.Namespace(ranks=1, eval_every=10, budget=5.0, envs=2, checkpoint_every=5, seed=0, ent_coef=0.01,
-                              out=tmp_path, action_mask=False, t5_model=None, dtype="auto")
+                              out=tmp_path, action_mask=False, t5_model=None, dtype="auto", threads=1)
     cmd = learning.command("llarp", args, tmp_path / "t.json", tmp_path / "h.json")
     assert cmd[cmd.index("--dtype") + 1] == "auto"
     cmd = learning.command("llarp-scratch", args, tmp_path / "t.json", tmp_path / "h.json")

@@ -20,3 +20,40 @@ def test_a_resumed_run_keeps_its_evaluation_schedule(tmp_path):
         progress._on_rollout_end()
     assert evaluated == [300, 400]
     assert [e["steps"] for e in progress.evals] == [200, 300, 400]
+
+
+def test_auto_threads_leave_busy_cores_alone(monkeypatch):
+    import os
+
+    from agents.core.training import pick_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert pick_threads("auto") == 2  # an idle machine: every core
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.0, 0.0))
+    assert pick_threads("auto") == 1  # another process keeps one core busy
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 0.0, 0.0))
+    assert pick_threads("auto") == 1  # never fewer than one
+    assert pick_threads(3) == 3  # asked for: as asked
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert pick_threads("auto") == 2  # the user's (or benchmarks/learning.py's) OMP_NUM_THREADS
+
+
+def test_the_learning_benchmark_resumes_only_what_exists(tmp_path, monkeypatch):
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("learning_bench", root / "benchmarks" / "learning.py")
+    learning = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(learning)
+    args = argparse.Namespace(ranks=1, eval_every=10, budget=5.0, envs=2, checkpoint_every=5, seed=0, ent_coef=0.01,
+                              out=tmp_path, action_mask=False, t5_model=None, dtype="auto", threads=1)
+    assert "--resume" not in learning.command("llarp", args, tmp_path / "t.json", tmp_path / "h.json")
+    (tmp_path / "llarp" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "llarp" / "checkpoint" / "model.zip").write_bytes(b"")
+    cmd = learning.command("llarp", args, tmp_path / "t.json", tmp_path / "h.json")
+    assert "--resume" in cmd and cmd[cmd.index("--threads") + 1] == "1"

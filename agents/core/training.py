@@ -289,11 +289,14 @@ def pick_threads(requested: str | int) -> int:
 
     OpenMP with as many threads as cores, on cores that another process keeps busy, waits at every
     parallel region for a preempted thread: a run then goes ten times slower, not twice. ``auto``
-    takes the cores available to this process less the 1-minute load average (at least 1).
+    takes ``$OMP_NUM_THREADS`` when set, else the cores available to this process less the 1-minute
+    load average (at least 1).
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if requested != "auto":
         return int(requested)
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        return int(os.environ["OMP_NUM_THREADS"])
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return max(1, min(cores, round(cores - busy)))
 
