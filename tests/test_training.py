@@ -57,3 +57,47 @@ def test_the_learning_benchmark_resumes_only_what_exists(tmp_path, monkeypatch):
     (tmp_path / "llarp" / "checkpoint" / "model.zip").write_bytes(b"")
     cmd = learning.command("llarp", args, tmp_path / "t.json", tmp_path / "h.json")
     assert "--resume" in cmd and cmd[cmd.index("--threads") + 1] == "1"
+
+
+def test_a_run_folder_holds_one_run(tmp_path):
+    """Issue 19, item 1: a rerun without --resume used to replace the run; --resume of a typo'd folder
+    started from zero; a resume after the budget trained a few steps more; bad numbers crashed late."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    import pytest
+
+    from agents.core.training import RunExists
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("train_llarp_script", root / "examples" / "train_llarp.py")
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    out = tmp_path / "run"
+    episodes = tmp_path / "episodes.json"
+    from gym_langrearrange.datasets import generate_episode, save_episodes
+
+    save_episodes([generate_episode("train", i)[0] for i in range(4)], episodes)
+    argv = ["--backbone", "tiny-llama", "--dtype", "float32", "--envs", "2", "--n-steps", "8", "--n-minibatches", "1",
+            "--image-size", "32", "--max-tokens", "16", "--eval-episodes", "0", "--threads", "1",
+            "--episodes", str(episodes), "--out", str(out)]
+    train.main(argv + ["--steps", "32"])
+    checkpoint = out / "checkpoint" / "model.zip"
+    before = checkpoint.read_bytes()
+    with pytest.raises(RunExists, match="already holds a training run .checkpoint, curve.json.*add --resume"):
+        train.main(argv + ["--steps", "16"])
+    with pytest.raises(FileNotFoundError, match="--resume: .*typo holds no checkpoint"):
+        train.main([*argv[:-1], str(tmp_path / "typo"), "--steps", "16", "--resume"])
+    train.main(argv + ["--steps", "32", "--resume"])  # the target is reached: nothing to train
+    train.main(argv + ["--steps", "64", "--resume", "--time-budget", "0.001"])  # the budget is spent
+    assert checkpoint.read_bytes() == before
+    assert json.loads((out / "checkpoint" / "agent.json").read_text())["num_timesteps"] == 32
+    save_episodes([generate_episode("train", i)[0] for i in range(1, 5)], episodes)  # edited at the same path
+    with pytest.raises(SystemExit, match="--episodes-digest .*checkpoint: "):
+        train.main(argv + ["--steps", "64", "--resume"])
+    for bad in (["--checkpoint-every", "0"], ["--n-steps", "0"], ["--envs", "0"], ["--steps", "-5"],
+                ["--time-budget", "-1"], ["--threads", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            train.main(argv + bad)
+        assert exit_info.value.code == 2
