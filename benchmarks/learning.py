@@ -32,6 +32,8 @@ from pathlib import Path
 
 from subsets import SUBSETS  # benchmarks/subsets.py, beside this script
 
+from gym_langrearrange.files import atomic_write, atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 METHODS = {
     "llarp": ["examples/train_llarp.py"],
@@ -214,7 +216,7 @@ def report(args: argparse.Namespace) -> None:
                 title="held-out return (subgoals +5, success +10)")
     by_steps.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(args.out / "learning.png", dpi=120)
+    atomic_write(args.out / "learning.png", lambda f: fig.savefig(f, dpi=120, format="png"))
     rows = ["| method | steps | training h | final held-out success [95% CI] | best | × random / × random-masked "
             "| final held-out return "
             "| episodes with a +5 subgoal | distinct openings |",
@@ -234,7 +236,7 @@ def report(args: argparse.Namespace) -> None:
     table = "\n".join(rows)
     note = ("random agents: mean over seeds 0-9 of the same 100 held-out episodes; "
             "[a, b]: 95% Wilson interval of a success rate")
-    (args.out / "learning.md").write_text(f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")
+    atomic_write_text(args.out / "learning.md", f"Held-out episodes: {heldout.name} (100); {note}\n\n{table}\n")
     print(table)
     print(f"wrote {args.out / 'learning.png'} and {args.out / 'learning.md'}")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gym_langrearrange.catalog import CATEGORIES, CATEGORY_INFO, OPENABLE, RECEPTACLES
+from gym_langrearrange.files import atomic_write_json
 from gym_langrearrange.goals import GoalError, GoalExpr, parse_predicate
 from gym_langrearrange.rng import DetRng
 from gym_langrearrange.world.scene import NUM_SCENES, Scene, get_scene
@@ -74,10 +75,7 @@ class EpisodeSpec:
 
 def save_episodes(episodes: list[EpisodeSpec], path: str | os.PathLike) -> None:
     """Write a JSON list of episodes (atomically: a crash never leaves half a file)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps([e.to_json() for e in episodes], indent=1))
-    os.replace(tmp, path)
+    atomic_write_json(path, [e.to_json() for e in episodes])
 
 
 def load_episodes(path: str | os.PathLike, check_solvable: bool = True) -> list[EpisodeSpec]:

@@ -1,6 +1,7 @@
 """Episode videos for people: camera view beside the map, with the instruction and the skill written on."""
 from __future__ import annotations
 
+import io
 import os
 import textwrap
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Sequence
 import imageio.v2 as imageio
 import numpy as np
 from PIL import Image, ImageDraw
+
+from gym_langrearrange.files import atomic_write_bytes
 
 
 def annotate(frame: np.ndarray, lines: Sequence[str], width_chars: int | None = None) -> np.ndarray:
@@ -30,9 +33,6 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float =
     h = max(f.shape[0] for f in frames)
     w = max(f.shape[1] for f in frames)
     padded = [np.pad(f, ((0, h - f.shape[0]), (0, w - f.shape[1]), (0, 0))) for f in frames]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.gif")
-    imageio.mimsave(tmp, padded, duration=1000.0 / fps, loop=0)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    imageio.mimsave(buffer, padded, format="GIF", duration=1000.0 / fps, loop=0)
+    return atomic_write_bytes(path, buffer.getvalue())
