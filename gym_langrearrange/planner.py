@@ -4,18 +4,54 @@ Breadth-first search over a reduced state: only objects whose category the goal 
 can move (moving anything else never helps), and the robot only navigates to receptacles
 that matter (where such objects are, those the goal names, and one spare surface to put
 things aside). Every skill costs one step, so the first plan found is a shortest one.
+
+Three things keep the search small without changing which plan it returns (the datasets
+are generated with this planner, so its answers are part of the benchmark):
+
+* Symmetry. Goals speak of categories and groups, never of one particular object (nor of
+  instances), so two objects of one goal category are interchangeable: states that differ
+  only by swapping them are one search node. The first state reached is kept and expanded,
+  which is what a search over all states does first; its copies would find nothing new.
+* Pruning with an admissible bound. ``_Bound`` reads the goal as "these objects must end
+  here, that receptacle must be open, ..." and counts skills any plan needs: a pick and a
+  place per misplaced object, a navigation while carrying it, a navigation back between
+  two carries to the same place, an open per closed receptacle it must be taken from.
+  A node whose depth plus bound exceeds the limit cannot lie on a plan within it.
+* Deepening. The search runs with a limit of ``bound(start)`` first and raises it to the
+  smallest depth-plus-bound it cut off (straight to ``max_length`` once a round grows
+  large, i.e. the bound is weak), until a plan is found or the limit passes ``max_length``.
+
+Why the plan is the same as a plain breadth-first search's: a node on a shortest plan has
+depth + true distance = d* <= limit and the bound never exceeds the true distance, so it
+is never cut; all its possible parents at the previous depth lie on shortest plans too, so
+they are reached, in the same order, as without cutting, and so are the parent links the
+plan is read from. The pick order below is kept exactly as well (see ``rmovable``).
+
+``max_nodes`` bounds the work: a search that would store more states raises
+:class:`PlanningLimitError` instead of running for minutes and eating memory.
 """
 from __future__ import annotations
 
+import itertools
+import math
+import operator
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
-from gym_langrearrange.catalog import CATEGORIES, FRIDGE, OPENABLE, PLACE_TARGETS, RECEPTACLE_INDEX, RECEPTACLES
-from gym_langrearrange.goals import GoalExpr
+from gym_langrearrange.catalog import (CATEGORIES, CATEGORY_GROUPS, CATEGORY_INDEX, FRIDGE, OPENABLE, PLACE_TARGETS,
+                                       RECEPTACLE_INDEX, RECEPTACLES, category_set)
+from gym_langrearrange.goals import GoalExpr, Predicate
 from gym_langrearrange.skills import SKILLS, SkillKind, SKILL_CATALOG
 from gym_langrearrange.world.state import HELD, NOWHERE, WorldState
 
 MAX_PLAN_LENGTH = 32
+#: Default search budget: states stored (summed over the deepening rounds) before
+#: :class:`PlanningLimitError`. The hardest episode of the 11 datasets stores 1,150 and the
+#: oracle's replans from random mid-episode states about 4,000; reaching the budget takes
+#: 1-2.5 s and under 150 MB with 64 movable objects on the 2-core machine. Read at call time,
+#: so assigning to it also raises the budget for episode files loaded by ``gym.make``.
+DEFAULT_MAX_NODES = 50_000
+_DEEPENING_STATES = 5_000  # after a round storing this many states, the next round uses the full limit
 _NUM_R = len(RECEPTACLES)
 _FRIDGE = RECEPTACLE_INDEX[FRIDGE]
 _OPENABLE_IDS = tuple(RECEPTACLE_INDEX[r] for r in OPENABLE)
@@ -25,6 +61,24 @@ _PICK = {c: _NUM_R + c for c in range(len(CATEGORIES))}
 _PLACE = {RECEPTACLE_INDEX[s.target]: s.id for s in SKILLS if s.kind == SkillKind.PLACE}
 _OPEN = {RECEPTACLE_INDEX[s.target]: s.id for s in SKILLS if s.kind == SkillKind.OPEN}
 _CLOSE = {RECEPTACLE_INDEX[s.target]: s.id for s in SKILLS if s.kind == SkillKind.CLOSE}
+assert all(_NAV[r] == r and _PICK[0] == _NUM_R for r in range(_NUM_R))
+
+
+class PlanningLimitError(ValueError):
+    """The search reached its budget (``max_nodes`` states) before finding a plan or proving there is none.
+
+    Attributes: ``budget`` (the max_nodes in force), ``nodes`` (states stored when it
+    stopped), ``movable`` (how many objects the goal lets move) and ``max_length``.
+    """
+
+    def __init__(self, budget: int, nodes: int, movable: int, max_length: int) -> None:
+        self.budget, self.nodes, self.movable, self.max_length = budget, nodes, movable, max_length
+        super().__init__(
+            f"planning stopped after {nodes:,} search states, over the budget of max_nodes={budget:,}, without "
+            f"finding a plan of at most {max_length} skills or proving there is none; the goal lets {movable} "
+            f"objects move. Make the goal involve fewer objects (fewer objects of the categories or groups it "
+            f"names, or a narrower category than a group), or raise the budget: max_nodes= of plan(), or "
+            f"gym_langrearrange.planner.DEFAULT_MAX_NODES for every plan (episode files included)")
 
 
 class _View:
@@ -34,21 +88,25 @@ class _View:
 
 
 def plan(state: WorldState, goal: GoalExpr | Callable[[Any], bool], max_length: int = MAX_PLAN_LENGTH,
-         goal_categories: frozenset[str] | None = None, goal_receptacles: frozenset[str] | None = None
-         ) -> list[int] | None:
+         goal_categories: frozenset[str] | None = None, goal_receptacles: frozenset[str] | None = None,
+         max_nodes: int | None = None) -> list[int] | None:
     """A shortest list of skill ids reaching ``goal`` from ``state``, or None if none within ``max_length``.
 
     ``goal`` is a GoalExpr or an already compiled predicate (then pass the categories and
-    receptacles it mentions).
+    receptacles it mentions; such a predicate is searched without the symmetry and the
+    bound, which need the goal's structure). Raises :class:`PlanningLimitError` if the
+    search would store more than ``max_nodes`` states (default: DEFAULT_MAX_NODES, read at call time).
     """
-    if isinstance(goal, GoalExpr):
+    if max_nodes is None:
+        max_nodes = DEFAULT_MAX_NODES
+    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a positive int, got {max_nodes!r}")
+    structured = isinstance(goal, GoalExpr)
+    if structured:
         goal_categories, goal_receptacles = goal.object_categories(), goal.receptacles()
-        holds = goal.compile(state.category)
     else:
-        holds = goal
         goal_categories = goal_categories or frozenset()
         goal_receptacles = goal_receptacles or frozenset()
-    view = _View()
     n = state.num_objects
     cats = state.category
     movable = tuple(o for o in range(n) if CATEGORIES[cats[o]] in goal_categories)
@@ -63,10 +121,30 @@ def plan(state: WorldState, goal: GoalExpr | Callable[[Any], bool], max_length: 
         interesting.add(spare)
     if state.robot_at != NOWHERE:
         interesting.add(state.robot_at)
-    targets = sorted(interesting)
-    movable_set = frozenset(movable)
+    targets = tuple(sorted(interesting))
 
-    start = (state.robot_at, state.held, tuple(state.opened), tuple(state.loc))
+    if structured:
+        # Only objects of the movable objects' categories can ever change place (a pick takes the
+        # lowest-numbered object of its category), so the search state keeps just those, in order.
+        active_cats = {cats[o] for o in movable}
+        objs = tuple(o for o in range(n) if cats[o] in active_cats)
+        holds = goal.compile(tuple(cats[o] for o in objs))
+    else:
+        objs = tuple(range(n))  # a compiled predicate reads the full state
+        holds = goal
+    index = {o: i for i, o in enumerate(objs)}
+    rcats = tuple(cats[o] for o in objs)
+    # The order in which pick skills are tried decides which of several shortest plans is returned,
+    # and the datasets were generated trying them in the iteration order of frozenset(movable):
+    # keep exactly that order (not the object order), or episodes' plans and subgoals would change.
+    rmovable = tuple(index[o] for o in frozenset(movable))
+    by_cat: dict[int, tuple[int, ...]] = {}
+    for i, c in enumerate(rcats):
+        by_cat[c] = by_cat.get(c, ()) + (i,)
+    start = (state.robot_at, index[state.held] if state.held >= 0 else -1, tuple(state.opened),
+             tuple(state.loc[o] for o in objs))
+
+    view = _View()
 
     def goal_holds(node: tuple) -> bool:
         view.robot_at, view.held, view.opened, view.loc = node
@@ -74,33 +152,108 @@ def plan(state: WorldState, goal: GoalExpr | Callable[[Any], bool], max_length: 
 
     if goal_holds(start):
         return []
-    parent: dict[tuple, tuple[tuple, int] | None] = {start: None}
-    frontier = deque([(start, 0)])
-    while frontier:
-        node, depth = frontier.popleft()
-        if depth >= max_length:
-            continue
-        for action, child in _successors(node, targets, movable_set, cats):
-            if child in parent:
-                continue
-            parent[child] = (node, action)
-            if goal_holds(child):
-                out = []
-                cur: tuple = child
-                while parent[cur] is not None:
-                    prev, act = parent[cur]  # type: ignore[misc]
-                    out.append(act)
-                    cur = prev
-                return out[::-1]
-            frontier.append((child, depth + 1))
+    if structured:
+        goal_cat_ids = {CATEGORY_INDEX[c] for c in goal_categories}
+        groups = tuple(g for c, g in by_cat.items() if len(g) > 1 and c in goal_cat_ids)
+        key = _canonical_key(groups, len(objs)) if groups else None
+        bound = _Bound(goal, rcats).evaluate
+    else:
+        key, bound = None, None
+    return _deepening_search(start, goal_holds, key, bound, targets, rmovable, rcats, by_cat, max_length, max_nodes)
+
+
+def _canonical_key(groups: tuple[tuple[int, ...], ...], n: int) -> Callable[[tuple], tuple]:
+    """Search key that forgets which object of an interchangeable group is where (only the multiset counts)."""
+    grouped = [i for g in groups for i in g]
+    offsets = [100 * k for k, g in enumerate(groups) for _ in g]  # group k's object at l -> 100k + l
+    others = [i for i in range(n) if i not in set(grouped)]
+    take_grouped = operator.itemgetter(*grouped)  # at least two objects
+    take_others = operator.itemgetter(*others) if len(others) > 1 else (
+        (lambda loc: (loc[others[0]],)) if others else (lambda loc: ()))
+
+    def key(node: tuple) -> tuple:
+        loc = node[3]
+        # who is held needs no field: it is where HELD sits in loc
+        return node[0], node[2], tuple(sorted(map(operator.add, offsets, take_grouped(loc)))), take_others(loc)
+
+    return key
+
+
+_DEAD = ("cut",)  # parent entry of a node the bound cut off (kept so it is not bounded twice)
+
+
+def _deepening_search(start: tuple, goal_holds: Callable[[tuple], bool], key: Callable[[tuple], tuple] | None,
+                      bound: Callable[[tuple], int] | None, targets: tuple[int, ...], movable: tuple[int, ...],
+                      cats: tuple[int, ...], by_cat: dict[int, tuple[int, ...]], max_length: int,
+                      max_nodes: int) -> list[int] | None:
+    limit = max_length if bound is None else max(1, bound(start))
+    used = 0  # states stored by earlier rounds
+    while limit <= max_length:
+        found, next_limit, stored = _bfs(start, goal_holds, key, bound, limit, targets, movable, cats, by_cat,
+                                         max_nodes - used, max_nodes, len(movable), max_length)
+        if found is not None:
+            return found
+        used += stored
+        if next_limit is None:  # nothing was cut: the whole space within the limit has no goal
+            return None
+        # A round this large means the bound is weak here: repeating such rounds costs more than
+        # one search with the full limit (which returns the same plan).
+        limit = next_limit if stored < _DEEPENING_STATES else max(next_limit, max_length)
     return None
 
 
-def _successors(node: tuple, targets: list[int], movable: frozenset[int], cats: tuple[int, ...]):
+def _bfs(start: tuple, goal_holds: Callable[[tuple], bool], key: Callable[[tuple], tuple] | None,
+         bound: Callable[[tuple], int] | None, limit: int, targets: tuple[int, ...], movable: tuple[int, ...],
+         cats: tuple[int, ...], by_cat: dict[int, tuple[int, ...]], room: int, max_nodes: int, n_movable: int,
+         max_length: int) -> tuple[list[int] | None, int | None, int]:
+    """One breadth-first round cutting nodes whose depth + bound exceeds ``limit``.
+
+    Returns (plan or None, the smallest cut depth + bound or None, states stored).
+    """
+    start_key = key(start) if key else start
+    parent: dict[tuple, Any] = {start_key: None}
+    frontier = deque([(start, start_key, 0)])
+    next_limit: int | None = None
+    while frontier:
+        node, node_key, depth = frontier.popleft()
+        if depth >= limit:
+            continue
+        child_depth = depth + 1
+        for action, child in _successors(node, targets, movable, cats, by_cat):
+            child_key = key(child) if key else child
+            if child_key in parent:
+                continue
+            h = bound(child) if bound is not None else 0
+            if h == 0 and goal_holds(child):  # the bound is 0 wherever the goal holds
+                parent[child_key] = (node_key, action)
+                out = []
+                cur = child_key
+                while parent[cur] is not None:
+                    prev, act = parent[cur]
+                    out.append(act)
+                    cur = prev
+                return out[::-1], None, len(parent)
+            if len(parent) >= room:
+                raise PlanningLimitError(max_nodes, max_nodes - room + len(parent) + 1, n_movable, max_length)
+            if bound is not None:
+                f = child_depth + max(1, h)  # not the goal: at least one more skill
+                if f > limit:
+                    parent[child_key] = _DEAD
+                    if f <= max_length and (next_limit is None or f < next_limit):
+                        next_limit = f
+                    continue
+            parent[child_key] = (node_key, action)
+            frontier.append((child, child_key, child_depth))
+    return None, next_limit, len(parent)
+
+
+def _successors(node: tuple, targets: tuple[int, ...], movable: tuple[int, ...], cats: tuple[int, ...],
+                by_cat: dict[int, tuple[int, ...]]):
+    """(skill id, next node) in a fixed order; the order decides which of several shortest plans is returned."""
     robot_at, held, opened, loc = node
     for t in targets:
         if t != robot_at:
-            yield _NAV[t], (t, held, opened, loc)
+            yield t, (t, held, opened, loc)  # navigate(t) has id t
     if robot_at == NOWHERE:
         return
     r = robot_at
@@ -109,12 +262,15 @@ def _successors(node: tuple, targets: list[int], movable: frozenset[int], cats: 
         if is_open or r not in _OPEN:
             seen: set[int] = set()
             for o in movable:
-                if loc[o] == r and cats[o] not in seen:
-                    seen.add(cats[o])
-                    first = next(p for p, where in enumerate(loc) if where == r and cats[p] == cats[o])
+                if loc[o] == r:
+                    c = cats[o]
+                    if c in seen:
+                        continue
+                    seen.add(c)
+                    first = next(p for p in by_cat[c] if loc[p] == r)  # pick takes the lowest-numbered one
                     new_loc = list(loc)
                     new_loc[first] = HELD
-                    yield _PICK[cats[o]], (r, first, opened, tuple(new_loc))
+                    yield _NUM_R + c, (r, first, opened, tuple(new_loc))
     elif r in _PLACE_IDS and (r != _FRIDGE or is_open):
         new_loc = list(loc)
         new_loc[held] = r
@@ -123,6 +279,329 @@ def _successors(node: tuple, targets: list[int], movable: frozenset[int], cats: 
         flipped = list(opened)
         flipped[r] = not is_open
         yield (_CLOSE[r] if is_open else _OPEN[r]), (r, held, tuple(flipped), loc)
+
+
+# --- the admissible bound -----------------------------------------------------------------------
+
+_HELD_BIT = 1 << _NUM_R  # location bit of "in the gripper"; receptacle r is bit r
+_ALL_REC = (1 << _NUM_R) - 1
+_PLACE_BITS = sum(1 << r for r in _PLACE_IDS)
+_FRIDGE_BIT = 1 << _FRIDGE
+_OPENABLE_BITS = sum(1 << r for r in _OPENABLE_IDS)
+_INF = 1 << 30
+#: The bound costs at most this much per search node (one unit per alternative and per object
+#: it checks); parts beyond are left out, which only makes it weaker, never wrong.
+_BOUND_WORK = 96
+_OBJECT_TYPES = frozenset(CATEGORY_INDEX) | frozenset(CATEGORY_GROUPS)
+_MAX_BINDINGS = 4096  # a quantifier over more bindings than this is not analysed (bound 0)
+
+
+class _Demand:
+    """One conjunction of requirements: where objects must end, what must be open/closed, where the robot is."""
+
+    __slots__ = ("allow", "hands_free", "opened", "closed", "robot", "robot_not")
+
+    def __init__(self, allow: dict[int, int] | None = None, hands_free: bool = False, opened: int = 0,
+                 closed: int = 0, robot: int | None = None, robot_not: int = 0) -> None:
+        self.allow = allow or {}  # object -> bit mask of the locations it may end in
+        self.hands_free, self.opened, self.closed = hands_free, opened, closed
+        self.robot, self.robot_not = robot, robot_not
+
+    def merge(self, other: "_Demand") -> "_Demand | None":
+        """Both at once, or None if they contradict."""
+        allow = dict(self.allow)
+        for o, m in other.allow.items():
+            m = allow.get(o, m) & m
+            if not m:
+                return None
+            allow[o] = m
+        opened, closed = self.opened | other.opened, self.closed | other.closed
+        if opened & closed:
+            return None
+        if self.robot is not None and other.robot is not None and self.robot != other.robot:
+            return None
+        robot = self.robot if other.robot is None else other.robot
+        robot_not = self.robot_not | other.robot_not
+        if robot is not None and (robot_not >> robot) & 1:
+            return None
+        hands_free = self.hands_free or other.hands_free
+        if hands_free:  # nothing may end in the gripper
+            for o, m in allow.items():
+                if not m & ~_HELD_BIT:
+                    return None
+                allow[o] = m & ~_HELD_BIT
+        elif sum(1 for m in allow.values() if m == _HELD_BIT) > 1:
+            return None  # two objects to hold at once
+        return _Demand(allow, hands_free, opened, closed, robot, robot_not)
+
+    def weaker_than(self, other: "_Demand") -> bool:
+        """Whether every state meeting ``other`` meets this demand too."""
+        return (all(o in other.allow and not other.allow[o] & ~m for o, m in self.allow.items())
+                and (not self.hands_free or other.hands_free) and not self.opened & ~other.opened
+                and not self.closed & ~other.closed and (self.robot is None or self.robot == other.robot)
+                and not self.robot_not & ~other.robot_not)
+
+    def is_empty(self) -> bool:
+        return not (self.allow or self.hands_free or self.opened or self.closed or self.robot is not None
+                    or self.robot_not)
+
+    def single_object(self) -> int | None:
+        """The object, if this demand only says where one object may end."""
+        if len(self.allow) == 1 and not (self.hands_free or self.opened or self.closed or self.robot is not None
+                                         or self.robot_not):
+            return next(iter(self.allow))
+        return None
+
+    def work(self) -> int:
+        return 1 + len(self.allow)
+
+
+class _Fn:
+    """A bound that is no longer a list of alternatives: node -> int, and what one call costs."""
+
+    __slots__ = ("f", "work")
+
+    def __init__(self, f: Callable[[tuple], int], work: int) -> None:
+        self.f, self.work = f, work
+
+
+_TRUE: list = [_Demand()]  # no requirement known (bound 0)
+
+
+def _work(b: Any) -> int:
+    return b.work if isinstance(b, _Fn) else sum(d.work() for d in b)
+
+
+def _as_fn(b: Any) -> _Fn:
+    if isinstance(b, _Fn):
+        return b
+    costs = [_demand_cost(d) for d in b]
+    if not costs:
+        return _Fn(lambda node: _INF, 0)  # no alternative can hold
+    if len(costs) == 1:
+        return _Fn(costs[0], _work(b))
+    return _Fn(lambda node: min([c(node) for c in costs]), _work(b))
+
+
+def _simplify(alts: list[_Demand]) -> list[_Demand]:
+    """Drop alternatives that ask for more than another one does (the smallest bound is unchanged or lower)."""
+    out: list[_Demand] = []
+    for i, a in enumerate(alts):
+        if not any(j != i and b.weaker_than(a) and (not a.weaker_than(b) or j < i) for j, b in enumerate(alts)):
+            out.append(a)
+    return out
+
+
+def _conj(parts: list) -> Any:
+    """AND of bounds: a list of _Demand alternatives (DNF) while it stays cheap, else a function."""
+    lists = [p for p in parts if not isinstance(p, _Fn)]
+    if any(not p for p in lists):
+        return []  # one part can never hold
+    base: _Demand | None = _Demand()  # what is certain: the single-alternative parts
+    for p in lists:
+        if len(p) == 1:
+            base = base.merge(p[0])
+            if base is None:
+                return []
+    multi = []
+    for p in lists:
+        if len(p) > 1:  # each alternative together with what is certain
+            p = _simplify([m for d in p if (m := d.merge(base)) is not None])
+            if not p:
+                return []
+            multi.append(p)
+    alts: list[_Demand] | None = [base]
+    for p in sorted(multi, key=len):
+        if len(alts) * len(p) > _BOUND_WORK:
+            alts = None
+            break
+        alts = _simplify([m for a in alts for b in p if (m := a.merge(b)) is not None])
+        if not alts:
+            return []
+    fns = [p for p in parts if isinstance(p, _Fn)]
+    if alts is not None and (len(alts) == 1 or _work(alts) <= _BOUND_WORK):
+        if not fns:
+            return alts
+        first, others = alts, fns
+    else:
+        first, others = [base], [_as_fn(p) for p in multi] + fns
+    # Too many alternatives: bound part by part (the largest of the parts' bounds), what is
+    # certain first, then the cheapest parts while the work allows.
+    kept = [_as_fn(first)]
+    budget = _BOUND_WORK - kept[0].work
+    for fn in sorted(others, key=lambda fn: fn.work):
+        if fn.work <= budget:
+            kept.append(fn)
+            budget -= fn.work
+    if len(kept) == 1:
+        return kept[0]
+    funcs = [fn.f for fn in kept]
+    return _Fn(lambda node: max([f(node) for f in funcs]), _BOUND_WORK - budget)
+
+
+def _disj(parts: list) -> Any:
+    """OR of bounds: the smallest of them; nothing known if they are too costly to evaluate."""
+    parts = [p for p in parts if isinstance(p, _Fn) or p]  # drop branches that can never hold
+    if not any(isinstance(p, _Fn) for p in parts):
+        alts: list[_Demand] = []
+        single: dict[int, int] = {}  # "o ends in A1" or "o ends in A2" is "o ends in A1 | A2"
+        for p in parts:
+            for d in p:
+                if d.is_empty():
+                    return _TRUE  # one branch always holds
+                o = d.single_object()
+                if o is None:
+                    alts.append(d)
+                else:
+                    single[o] = single.get(o, 0) | d.allow[o]
+        alts += [_Demand({o: m}) for o, m in single.items()]
+        if _work(alts) > 4 * _BOUND_WORK:
+            return _TRUE  # too many to even simplify cheaply
+        alts = _simplify(alts)
+        return alts if _work(alts) <= _BOUND_WORK else _TRUE
+    fns = [_as_fn(p) for p in parts]
+    if sum(fn.work for fn in fns) > _BOUND_WORK:
+        return _TRUE
+    funcs = [fn.f for fn in fns]
+    return _Fn(lambda node: min([f(node) for f in funcs]), sum(fn.work for fn in fns))
+
+
+class _Bound:
+    """A lower bound on the skills still needed to reach a goal, for the reduced search nodes.
+
+    The goal is read as alternatives of demands (negations pushed down to the predicates:
+    NOT on_top(X, sofa) lets X end anywhere but the sofa); anything it cannot read is left
+    out, which makes the bound weaker but never too large. Goals name categories and
+    groups, never one object, so the bound is the same for states that only swap objects
+    of one category.
+    """
+
+    def __init__(self, goal: GoalExpr, categories: Sequence[int]) -> None:
+        self.categories = categories
+        fn = _as_fn(self._node(goal, True, {}))
+        self.evaluate = fn.f
+
+    def _objects(self, type_name: str) -> tuple[int, ...]:
+        wanted = {CATEGORY_INDEX[c] for c in category_set(type_name)}
+        return tuple(o for o, c in enumerate(self.categories) if c in wanted)
+
+    def _node(self, node: Any, positive: bool, binding: dict[str, int]) -> Any:
+        if isinstance(node, Predicate):
+            return self._predicate(node, positive, binding)
+        if not node.quantifier:
+            return self._body(node, positive, binding)
+        names = [n for n, _ in node.inputs]
+        domains = [self._objects(t) for _, t in node.inputs]
+        if math.prod(len(d) for d in domains) > _MAX_BINDINGS:
+            return _TRUE
+        parts = [self._body(node, positive, {**binding, **dict(zip(names, combo))})
+                 for combo in itertools.product(*domains)]
+        every = (node.quantifier == "FORALL") == positive  # FORALL, or NOT EXISTS: every binding
+        return _conj(parts) if every else _disj(parts)
+
+    def _body(self, node: GoalExpr, positive: bool, binding: dict[str, int]) -> Any:
+        if node.op == "NOT":
+            return self._node(node.sub_exprs[0], not positive, binding)
+        if node.op == "NAND":  # NOT (a AND b)
+            positive = not positive
+        parts = [self._node(s, positive, binding) for s in node.sub_exprs]
+        return _conj(parts) if (node.op == "OR") != positive else _disj(parts)
+
+    def _predicate(self, p: Predicate, positive: bool, binding: dict[str, int]) -> Any:
+        name = p.name
+        if name == "not_holding":  # negated: some object is held
+            return [_Demand(hands_free=True)] if positive else _disj(
+                [[_Demand({o: _HELD_BIT})] for o in range(len(self.categories))])
+        if name in ("opened", "closed", "robot_at"):
+            r = RECEPTACLE_INDEX[p.args[0]]
+            if name == "robot_at":
+                return [_Demand(robot=r)] if positive else [_Demand(robot_not=1 << r)]
+            want_open = (name == "opened") == positive
+            return [_Demand(opened=1 << r)] if want_open else [_Demand(closed=1 << r)]
+        arg = p.args[0]
+        objs = self._objects(arg) if arg in _OBJECT_TYPES else (binding[arg],)  # a type wins, as in goals.py
+        mask = _HELD_BIT if name == "holding" else 1 << RECEPTACLE_INDEX[p.args[1]]
+        if positive:  # the bound object, or some object of the type, is there
+            return _disj([[_Demand({o: mask})] for o in objs])
+        everywhere_else = (_ALL_REC | _HELD_BIT) & ~mask
+        return [_Demand({o: everywhere_else for o in objs})]
+
+
+def _demand_cost(d: _Demand) -> Callable[[tuple], int]:
+    """Lower bound on the skills that make demand ``d`` true from a search node (0 if it holds).
+
+    Each misplaced object needs a pick and a place, and a navigation while it is carried
+    (it is picked outside its allowed set and placed inside it; two carries never overlap,
+    the gripper holds one object). If all misplaced objects share one allowed set, the
+    robot must also walk back out of it between two carries, and before the first one if
+    it starts inside it. A closed fridge or drawer an object is taken from must be opened.
+    """
+    items = tuple((o, m, m & _PLACE_BITS, bool(m & _HELD_BIT)) for o, m in sorted(d.allow.items()))
+    uniform = items[0][1] if items and all(m == items[0][1] for _, m, _, _ in items) else 0
+    hands_free, want_open, want_closed = d.hands_free, d.opened, d.closed
+    robot, robot_not = d.robot, d.robot_not
+
+    def cost(node: tuple) -> int:
+        robot_at, held, opened, loc = node
+        picks = places = navs = full = opens = 0
+        held_carry = end_held = can_end_held = False
+        for o, m, pm, ceh in items:
+            cur = loc[o]
+            if cur == HELD:
+                if ceh:
+                    continue
+                if not pm:
+                    return _INF
+                held_carry = True  # carried now: a place, and a navigation unless already there
+                places += 1
+                if robot_at < 0 or not (pm >> robot_at) & 1:
+                    navs += 1
+                if pm == _FRIDGE_BIT and not opened[_FRIDGE]:
+                    opens |= _FRIDGE_BIT
+            elif not (m >> cur) & 1:
+                picks += 1
+                if (_OPENABLE_BITS >> cur) & 1 and not opened[cur]:
+                    opens |= 1 << cur
+                if pm:
+                    full += 1
+                    if ceh:
+                        can_end_held = True
+                    elif pm == _FRIDGE_BIT and not opened[_FRIDGE]:
+                        opens |= _FRIDGE_BIT
+                elif ceh:
+                    if end_held or hands_free:
+                        return _INF  # two objects to hold at the end, or one to hold with free hands
+                    end_held = True
+                else:
+                    return _INF  # it must end where nothing can be placed (in a drawer)
+        carries = full
+        if can_end_held and not end_held and not hands_free:
+            carries -= 1  # one of them may stay in the gripper at the end
+        places += carries
+        navs += carries
+        if held >= 0 and not held_carry and (picks or hands_free):
+            places += 1  # what the robot holds must be put down first
+        if held_carry:
+            carries += 1
+        elif picks and (robot_at < 0 or robot_at not in loc or (uniform >> robot_at) & 1):
+            navs += 1  # to the first object to pick
+        if uniform and carries > 1:
+            navs += carries - 1  # back out of the shared destination between two carries
+        if not navs and (robot_at < 0 or (robot is not None and robot_at != robot)
+                         or (robot_not >> robot_at) & 1):
+            navs = 1
+        if want_open:
+            for r in _OPENABLE_IDS:
+                if (want_open >> r) & 1 and not opened[r]:
+                    opens |= 1 << r
+        closes = 0
+        if want_closed:
+            for r in _OPENABLE_IDS:
+                if (want_closed >> r) & 1 and (opened[r] or (opens >> r) & 1):
+                    closes += 1
+        return picks + places + navs + opens.bit_count() + closes
+
+    return cost
 
 
 def subgoals_from_plan(state: WorldState, plan_ids: list[int], goal: GoalExpr | None = None) -> list[str]:
@@ -169,6 +648,7 @@ class Oracle:
 
     The plan is computed once per episode (and again only if the episode moved off it,
     e.g. when someone else stepped the env); in the Hard variant it ends with ``stop``.
+    A replan that exceeds the search budget raises :class:`PlanningLimitError`.
     """
 
     def __init__(self, env: Any) -> None:
