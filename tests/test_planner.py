@@ -106,7 +106,8 @@ def test_forall_over_too_much_fruit_fails_fast_naming_the_episode(tmp_path, n, s
     # proves it at the start, so loading fails at once, with the usual message, in bounded memory.
     path = _fruit_file(tmp_path, n, sources)
     t = time.perf_counter()
-    with pytest.raises(EpisodeError, match=rf"episode 'fruit-{n}': field 'goal' cannot be reached within 32 skills"):
+    with pytest.raises(EpisodeError, match=rf"episode file '{path}', episode #0: episode 'fruit-{n}': "
+                                           rf"field 'goal' cannot be reached within 32 skills"):
         gym.make("LangRearrange-v0", episodes=str(path), render=False)
     assert time.perf_counter() - t < 5
 
@@ -144,8 +145,8 @@ def test_a_goal_the_bound_cannot_read_hits_the_budget_at_gym_make(tmp_path, monk
     path = _fruit_file(tmp_path, 16, ["fridge"], goal, "fruit-everywhere")
     monkeypatch.setattr(planner, "DEFAULT_MAX_NODES", 3_000)
     t = time.perf_counter()
-    # A PlanningLimitError (a ValueError), or the EpisodeError naming the file and episode that wraps it.
-    with pytest.raises(ValueError, match=r"budget of max_nodes=3,000.*16 objects move"):
+    with pytest.raises(EpisodeError, match=rf"episode file '{path}', episode #0: episode 'fruit-everywhere': field "
+                                           r"'goal' is too costly to plan: .*budget of max_nodes=3,000.*16 objects move"):
         gym.make("LangRearrange-v0", episodes=str(path), render=False)
     assert time.perf_counter() - t < 5
 

@@ -6,7 +6,7 @@ import dataclasses
 from gym_langrearrange.catalog import CATEGORY_INDEX, RECEPTACLE_INDEX, RECEPTACLES
 from gym_langrearrange.datasets.episode import EpisodeError, EpisodeSpec
 from gym_langrearrange.goals import GoalExpr
-from gym_langrearrange.planner import MAX_PLAN_LENGTH, plan, subgoals_from_plan
+from gym_langrearrange.planner import MAX_PLAN_LENGTH, PlanningLimitError, plan, subgoals_from_plan
 from gym_langrearrange.world.scene import get_scene
 from gym_langrearrange.world.state import WorldState
 
@@ -32,7 +32,10 @@ def solve_episode(spec: EpisodeSpec) -> tuple[EpisodeSpec, list[int]]:
     Returns the completed episode and its optimal plan.
     """
     state = make_state(spec)
-    found = plan(state, GoalExpr.from_json(spec.goal), MAX_PLAN_LENGTH)
+    try:
+        found = plan(state, GoalExpr.from_json(spec.goal), MAX_PLAN_LENGTH)
+    except PlanningLimitError as e:
+        raise EpisodeError(f"episode {spec.episode_id!r}: field 'goal' is too costly to plan: {e}") from None
     if found is None:
         raise EpisodeError(f"episode {spec.episode_id!r}: field 'goal' cannot be reached within {MAX_PLAN_LENGTH} "
                            f"skills from the given objects and scene ({state.describe()})")

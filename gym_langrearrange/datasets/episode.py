@@ -99,7 +99,13 @@ def load_episodes(path: str | os.PathLike, check_solvable: bool = True) -> list[
     if check_solvable:
         from gym_langrearrange.datasets.build import solve_episode  # needs the planner
 
-        episodes = [solve_episode(e)[0] for e in episodes]
+        solved = []
+        for position, episode in enumerate(episodes):
+            try:
+                solved.append(solve_episode(episode)[0])
+            except EpisodeError as e:  # name the file and the position, as the checks above do
+                raise EpisodeError(f"episode file {str(path)!r}, episode #{position}: {e}") from None
+        episodes = solved
     return episodes
 
 

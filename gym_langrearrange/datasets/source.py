@@ -8,7 +8,7 @@ import numpy as np
 
 from gym_langrearrange.datasets.build import solve_episode
 from gym_langrearrange.datasets.cache import load_index
-from gym_langrearrange.datasets.episode import EpisodeSpec, load_episodes
+from gym_langrearrange.datasets.episode import EpisodeError, EpisodeSpec, load_episodes
 from gym_langrearrange.datasets.generator import DATASET_SIZES, RECIPES, check_dataset, generate_episode
 from gym_langrearrange.world.scene import scene_ids
 
@@ -34,8 +34,13 @@ class EpisodeSource:
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "EpisodeSource":
         specs = load_episodes(path, check_solvable=False)
-        return cls(specs[0].split if len({s.split for s in specs}) == 1 else "custom", len(specs),
-                   [solve_episode(s) for s in specs])
+        solved = []
+        for i, spec in enumerate(specs):
+            try:
+                solved.append(solve_episode(spec))
+            except EpisodeError as e:  # name the file and the position, as load_episodes does
+                raise EpisodeError(f"episode file {str(path)!r}, episode #{i}: {e}") from None
+        return cls(specs[0].split if len({s.split for s in specs}) == 1 else "custom", len(specs), solved)
 
     def scenes(self) -> list[int]:
         """The scene indices this source's episodes can use."""
