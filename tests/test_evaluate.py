@@ -178,7 +178,8 @@ def test_a_second_evaluation_into_a_busy_folder_stops_at_once(tmp_path):
     from agents.run_folder import RunFolderBusy, lock
 
     with lock(tmp_path, "evaluation"):
-        with pytest.raises(RunFolderBusy, match=f"another evaluation is writing into {tmp_path} .process {os.getpid()}"):
+        busy = f"another evaluation is writing into {tmp_path} .process {os.getpid()}"
+        with pytest.raises(RunFolderBusy, match=busy):
             _run(tmp_path)
     assert not (tmp_path / "episodes.jsonl").exists()
     assert _run(tmp_path) == 0  # released

@@ -2,4 +2,5 @@
 from agents.core.agent import Agent, InfrastructureError, OracleAgent, RandomAgent, SB3Agent
 from agents.core.registry import AGENTS, load_agent, register_agent
 
-__all__ = ["Agent", "InfrastructureError", "OracleAgent", "RandomAgent", "SB3Agent", "AGENTS", "load_agent", "register_agent"]
+__all__ = ["Agent", "InfrastructureError", "OracleAgent", "RandomAgent", "SB3Agent", "AGENTS", "load_agent",
+           "register_agent"]

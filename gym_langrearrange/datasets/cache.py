@@ -31,8 +31,8 @@ def _fingerprint() -> str:
 
     root = Path(gym_langrearrange.__file__).parent
     digest = hashlib.sha1()
-    for rel in ("catalog.py", "rng.py", "skills.py", "planner.py", "world/scene.py", "datasets/generator.py",
-                "datasets/episode.py", "datasets/phrasings.py"):
+    for rel in ("catalog.py", "rng.py", "skills.py", "planner.py", "plan_bound.py", "world/scene.py",
+                "datasets/generator.py", "datasets/episode.py", "datasets/phrasings.py"):
         digest.update((root / rel).read_bytes())
     return digest.hexdigest()[:12]
 
