@@ -16,7 +16,8 @@ from types import SimpleNamespace
 import pytest
 
 from agents.zero_shot.local_lm import Generation
-from agents.zero_shot.server import MAX_TOKENS_DEFAULT, ChatModel, make_server
+from agents.zero_shot.requests import MAX_TOKENS_DEFAULT
+from agents.zero_shot.server import ChatModel, make_server
 
 CONTEXT = 200  # the fake model's context, in tokens (one token per character of the chat)
 BODY_LIMIT = 64 * 1024
