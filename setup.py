@@ -10,6 +10,7 @@ AGENT_DEPS = [
     "peft>=0.11",
     "tensorboard>=2.14",
     "openai>=1.0",
+    "filelock>=3.13",  # run-folder locks (agents.run_folder)
 ]
 
 setup(
