@@ -11,13 +11,14 @@ Results folders are resumable, so a second run only fills in what is missing.
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
 import gym_langrearrange  # noqa: F401  (registers LangRearrange-v0)
-from agents.evaluate import EvalConfig, evaluate
+from agents.evaluate import EvalConfig, ResumeMismatch, evaluate
 from agents.results import markdown_table
 from gym_langrearrange.datasets import DATASETS
 from gym_langrearrange.planner import Oracle
@@ -51,6 +52,17 @@ def oracle_gif(path: Path, split: str = "train", min_steps: int = 6) -> Path:
     return save_gif(frames, path)
 
 
+def demo_evaluate(cfg: EvalConfig, folder: Path) -> dict:
+    """The run's summary; a rerun resumes it, and after a code or option change starts the folder over
+    (these are demo outputs: a real evaluation refuses to mix, see agents.evaluate)."""
+    try:
+        return evaluate(cfg, folder, workers=1)["summary"]
+    except ResumeMismatch as e:
+        print(f"note: starting {folder} over: {e}")
+        shutil.rmtree(folder)
+        return evaluate(cfg, folder, workers=1)["summary"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=10, help="episodes per dataset for the baselines")
@@ -61,11 +73,11 @@ def main() -> None:
     runs = {}
     for agent in ("oracle", "random", "random-masked"):
         cfg = EvalConfig(agent=agent, datasets=list(DATASETS), episodes=args.episodes, name=agent)
-        runs[agent] = evaluate(cfg, out / agent, workers=1)["summary"]
+        runs[agent] = demo_evaluate(cfg, out / agent)
     if args.zero_shot_episodes > 0:
         cfg = EvalConfig(agent="zs-llama", options={"model": "smollm2-135m"}, datasets=["train", "rephrasing"],
                          episodes=args.zero_shot_episodes, name="zs-llama (SmolLM2-135M)")
-        runs[cfg.name] = evaluate(cfg, out / "zs-llama", workers=1)["summary"]
+        runs[cfg.name] = demo_evaluate(cfg, out / "zs-llama")
     print(f"\nFirst {args.episodes} episodes of each dataset ({args.zero_shot_episodes} for ZS-LLaMA):\n")
     print(markdown_table(runs))
     print(f"GIF of one oracle episode: {oracle_gif(out / 'oracle_episode.gif')}")
