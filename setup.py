@@ -11,6 +11,8 @@ AGENT_DEPS = [
     "tensorboard>=2.14",
     "openai>=1.0",
     "filelock>=3.13",  # run-folder locks (agents.run_folder)
+    "rliable==1.2.0",  # aggregate statistics of the Atari comparison (agents.atari.aggregates)
+    "pandas<3",  # rliable's dependency arch fails to import with pandas 3
 ]
 
 setup(
@@ -21,6 +23,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["gym_langrearrange", "gym_langrearrange.*", "agents", "agents.*"]),
+    package_data={"agents.atari": ["human_random_scores.csv"]},
     install_requires=[
         "gymnasium>=1.0",
         "numpy>=1.24",
