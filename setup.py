@@ -11,6 +11,7 @@ AGENT_DEPS = [
     "tensorboard>=2.14",
     "openai>=1.0",
     "filelock>=3.13",  # run-folder locks (agents.run_folder)
+    "ale-py>=0.11",  # the Atari games, ROMs included (agents.atari.envs)
     "rliable==1.2.0",  # aggregate statistics of the Atari comparison (agents.atari.aggregates)
     "pandas<3",  # rliable's dependency arch fails to import with pandas 3
 ]
