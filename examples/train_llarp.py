@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
     p.add_argument("--action-mask", action="store_true",
                    help="mask invalid skills in the policy (not in the paper; see LLaRPPolicy)")
+    p.add_argument("--value-loss", default="mse", choices=["mse", "huber"],
+                   help="PPO value loss: mse (default) or huber (the paper's Atari recipe)")
     args = p.parse_args(argv)
 
     device = pick_device(args.device)
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     def build(venv, tensorboard_log):
         return LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, ent_coef=args.ent_coef, n_steps=args.n_steps,
                      n_minibatches=args.n_minibatches, seed=args.seed + rank, device=device,
-                     policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
+                     value_loss=args.value_loss, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
 
     out = Path(args.out)
     on_ready = (lambda model: _write_rank_params(model, out, rank, "start")) if world > 1 else None

@@ -224,3 +224,25 @@ def test_subproc_vec_env(tokenizer):
     model.learn(32)
     assert model.num_timesteps >= 32
     venv.close()
+
+
+def test_huber_value_loss_is_what_the_update_minimises(tokenizer, tmp_path):
+    """value_loss="huber" (the paper's Atari recipe, C.6) is torch's Huber loss (below the squared error
+    once errors exceed 1); a model trains with it, and keeps it through save/load."""
+    import torch.nn.functional as F
+
+    from agents.llarp.algorithm import VALUE_LOSSES
+
+    errors = torch.tensor([0.5, 3.0, -10.0])
+    huber = F.huber_loss(errors, torch.zeros(3)).item()
+    assert VALUE_LOSSES["huber"](errors, torch.zeros(3)).item() == pytest.approx(huber)
+    assert VALUE_LOSSES["huber"](errors, torch.zeros(3)) < VALUE_LOSSES["mse"](errors, torch.zeros(3))
+    venv = make_venv(tokenizer)
+    model = LLaRP("LLaRPPolicy", venv, n_steps=8, n_minibatches=2, seed=0, value_loss="huber",
+                  policy_kwargs=dict(backbone_config=tiny_llama_config(), llm_dtype="float32", visual_dim=32,
+                                     action_hidden=32))
+    model.learn(24)
+    model.save(tmp_path / "huber")
+    assert LLaRP.load(tmp_path / "huber", env=venv).value_loss == "huber"
+    with pytest.raises(ValueError, match="value_loss must be one of mse, huber, got 'l1'"):
+        LLaRP("LLaRPPolicy", venv, value_loss="l1", policy_kwargs=dict(backbone_config=tiny_llama_config()))

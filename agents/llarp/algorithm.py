@@ -26,6 +26,10 @@ from agents.llarp.buffer import EpisodeContextBuffer
 from agents.llarp.policy import LLaRPPolicy, StepContext
 
 
+#: the value-loss choices: squared error, or Huber with delta 1 (less sway from large return errors)
+VALUE_LOSSES = {"mse": F.mse_loss, "huber": F.huber_loss}
+
+
 class LLaRP(OnPolicyAlgorithm):
     """PPO with an LLM policy over whole-episode contexts (paper §3.2).
 
@@ -36,6 +40,8 @@ class LLaRP(OnPolicyAlgorithm):
         n_epochs: 1 PPO epoch.
         ent_coef: 0.01; vf_coef: 0.5; clip_range: 0.2; max_grad_norm: 0.5 (gradient clipping).
         gamma, gae_lambda: 0.99, 0.95.
+        value_loss: "mse" (default) or "huber" (delta 1; the paper's fix on Atari, C.6, where value
+            errors on large returns destabilised the actor).
     Episode ends (success or the 32-step horizon) are terminal: the horizon is part of the task.
     """
 
@@ -45,7 +51,7 @@ class LLaRP(OnPolicyAlgorithm):
                  n_steps: int = 32, n_minibatches: int = 6, n_epochs: int = 1, gamma: float = 0.99,
                  gae_lambda: float = 0.95, clip_range: float | Schedule = 0.2, normalize_advantage: bool = True,
                  ent_coef: float = 0.01, vf_coef: float = 0.5, max_grad_norm: float = 0.5,
-                 stats_window_size: int = 100, tensorboard_log: str | None = None,
+                 value_loss: str = "mse", stats_window_size: int = 100, tensorboard_log: str | None = None,
                  policy_kwargs: dict[str, Any] | None = None, verbose: int = 0, seed: int | None = None,
                  device: torch.device | str = "auto", _init_setup_model: bool = True) -> None:
         super().__init__(policy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
@@ -56,6 +62,9 @@ class LLaRP(OnPolicyAlgorithm):
                          _init_setup_model=False, supported_action_spaces=(spaces.Discrete,))
         if n_minibatches < 1:
             raise ValueError(f"n_minibatches must be >= 1, got {n_minibatches}")
+        if value_loss not in VALUE_LOSSES:
+            raise ValueError(f"value_loss must be one of {', '.join(VALUE_LOSSES)}, got {value_loss!r}")
+        self.value_loss = value_loss
         self.n_minibatches = n_minibatches
         self.n_epochs = n_epochs
         self.clip_range = clip_range
@@ -163,7 +172,7 @@ class LLaRP(OnPolicyAlgorithm):
                 ratio = torch.exp(log_prob - batch.old_log_prob)
                 policy_loss = -torch.min(advantages * ratio,
                                          advantages * torch.clamp(ratio, 1 - clip_range, 1 + clip_range)).mean()
-                value_loss = F.mse_loss(batch.returns, values)
+                value_loss = VALUE_LOSSES[self.value_loss](values, batch.returns)
                 entropy_loss = -distribution.entropy().mean()
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
                 self.policy.optimizer.zero_grad()
