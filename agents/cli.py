@@ -24,7 +24,6 @@ def _number(kind: type, low: float | None, low_inclusive: bool, what: str) -> Ca
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
-    parse.__name__ = what  # argparse names the type in some messages
     return parse
 
 

@@ -158,11 +158,13 @@ def _exit_with_parent(parent: int) -> None:
         import ctypes
         import signal
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        armed = ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) == 0  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        armed = False
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
+    if armed:
+        return
 
     def watch() -> None:
         while os.getppid() == parent:

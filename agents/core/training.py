@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import time
@@ -292,11 +293,11 @@ def pick_threads(requested: str | int) -> int:
     takes ``$OMP_NUM_THREADS`` when set, else the cores available to this process less the 1-minute
     load average (at least 1).
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if requested != "auto":
         return int(requested)
     if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
         return int(os.environ["OMP_NUM_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return max(1, min(cores, round(cores - busy)))
 
@@ -330,12 +331,8 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     time (rank 0 holds its lock).
     """
     out = Path(args.out)
-    folder_lock = lock(out, "training run") if rank == 0 else None
-    try:
+    with lock(out, "training run") if rank == 0 else contextlib.nullcontext():
         return _run_training(args, out, algorithm, build, meta, tokenizer, device, rank, world, on_ready)
-    finally:
-        if folder_lock is not None:
-            folder_lock.release()
 
 
 def _run_training(args: Any, out: Path, algorithm: Any, build: Callable[[Any, str | None], Any],
@@ -346,12 +343,11 @@ def _run_training(args: Any, out: Path, algorithm: Any, build: Callable[[Any, st
     if rank == 0:  # (other ranks trust rank 0's checks: by the time they look, rank 0 has begun writing)
         recover_checkpoint(checkpoint)
         _check_run_folder(out, checkpoint, args.resume)
-    resuming = bool(args.resume)
     torch.set_num_threads(pick_threads(args.threads))
     time_offset, curve, evals = 0.0, [], []
     options = {**run_options(args, world), **input_digests(args)}
     meta = {**meta, "options": options, "code_version": code_version()}
-    saved = read_checkpoint_spec(checkpoint / "agent.json") if resuming else None
+    saved = read_checkpoint_spec(checkpoint / "agent.json") if args.resume else None
     if saved is not None:
         check_resume_options(saved.get("options"), options, checkpoint)
         if saved.get("code_version") not in (None, meta["code_version"]) and rank == 0:
