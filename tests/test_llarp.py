@@ -69,9 +69,11 @@ def test_action_mask_samples_only_valid_skills_in_rollout_and_update(tokenizer):
         obs, _, _, _, info = env.step(action)
 
 
-def test_attention_never_crosses_episode_boundaries(tokenizer):
+@pytest.mark.parametrize("context_steps", [32, 3])
+def test_attention_never_crosses_episode_boundaries(tokenizer, context_steps):
+    """Also with episodes longer than the context window (6 and 5 steps against 3)."""
     venv = make_venv(tokenizer, n=1)
-    model = tiny_model(venv)
+    model = tiny_model(venv, context_steps=context_steps)
     policy = model.policy.eval()
     space = venv.observation_space
 
@@ -81,8 +83,8 @@ def test_attention_never_crosses_episode_boundaries(tokenizer):
         o["instruction_mask"][:, :6] = 1
         return o
 
-    old_a, old_b = [obs() for _ in range(3)], [obs() for _ in range(3)]
-    new_episode = [obs() for _ in range(4)]
+    old_a, old_b = [obs() for _ in range(6)], [obs() for _ in range(6)]
+    new_episode = [obs() for _ in range(5)]
 
     def later_outputs(old, boundary: bool):
         ctx = StepContext.empty(1, torch.device("cpu"))
@@ -125,19 +127,78 @@ def test_act_never_modifies_the_context_it_extends(tokenizer):
 
 
 def test_context_capacity_grows_and_shrinks_keeping_every_episode(tokenizer):
-    """Rollout buffers are reallocated in blocks: the columns of every env's episode survive both ways."""
-    policy = tiny_model(make_venv(tokenizer, n=2)).policy
+    """Without a window, rollout buffers are reallocated in blocks: every env's columns survive both ways,
+    and a longer instruction moves the step region without losing a step."""
+    policy = tiny_model(make_venv(tokenizer, n=2), context_steps=None).policy
     ctx = StepContext.empty(2, torch.device("cpu"))
-    policy._reserve(ctx, 40)
-    assert ctx.kv.shape[4] == 64 and ctx.kv.shape[2] == 2
+    policy._reserve(ctx, 8, 40)
+    assert ctx.kv.shape[4] == 8 + 64 and ctx.kv.shape[2] == 2 and ctx.base == 8
     ctx.kv.normal_()
-    ctx.count = torch.tensor([3, 37])
+    ctx.pos[:, :8] = torch.arange(8)
+    ctx.pos[:, 8:] = torch.arange(8, 72)
     grown = ctx.clone()
-    policy._reserve(grown, 150)
-    assert grown.kv.shape[4] == 160 and torch.equal(grown.kv[..., :64, :], ctx.kv)
-    grown.count = torch.tensor([3, 5])
-    policy._reserve(grown, 6)  # far more room than needed: shrink to one block
-    assert grown.kv.shape[4] == 32 and torch.equal(grown.kv[..., :5, :], ctx.kv[..., :5, :])
+    policy._reserve(grown, 12, 150)  # a longer instruction and more steps
+    assert grown.kv.shape[4] == 12 + 160 and grown.base == 12
+    assert torch.equal(grown.kv[..., :8, :], ctx.kv[..., :8, :])
+    assert torch.equal(grown.kv[..., 12:12 + 64, :], ctx.kv[..., 8:, :])
+    assert torch.equal(grown.pos[:, 12:12 + 64], ctx.pos[:, 8:]) and (grown.pos[:, 8:12] == -1).all()
+    policy._reserve(grown, 12, 6)  # far more room than needed: shrink to one block
+    assert grown.kv.shape[4] == 12 + 32 and torch.equal(grown.kv[..., 12:17, :], ctx.kv[..., 8:13, :])
+
+
+def window_model(tokenizer, n=2, max_steps=7, layers=2, **kwargs):
+    venv = make_venv(tokenizer, n=n, max_steps=max_steps)
+    return tiny_model(venv, backbone_config=tiny_llama_config(layers=layers), context_steps=3, **kwargs)
+
+
+@pytest.mark.parametrize("policy_kwargs", [{}, {"tokens_per_step": 2, "proprio": "token"}])
+def test_rollout_equals_update_pass_with_episodes_longer_than_the_window(tokenizer, policy_kwargs):
+    """Episodes of 7 steps, a window of 3, rollouts of 8: windows cross rollout boundaries (the rollout
+    starts from a context rebuilt from the last 2 steps), segments are longer than the window (the
+    update pass's banded mask), and the numbers still agree."""
+    model = window_model(tokenizer, n=3, **policy_kwargs)
+    gap = rollout_update_gap(model, rollouts=4, minibatches=2)
+    assert gap.log_prob <= 1e-4 and gap.value <= 1e-4
+    assert gap.continued > 0
+    buffer = model.rollout_buffer
+    assert max(len(p) for p in buffer.prefix) == 2  # the history is cut to the window minus one
+    assert buffer.prefix_first.max() > 0  # a prefix that starts inside its episode
+    assert max(b - a for _, a, b in buffer.segments()) > 3  # a segment longer than the window
+
+
+def test_the_window_bounds_what_a_step_sees_and_the_memory(tokenizer):
+    """With one LLM layer, a step's output depends on the instruction and its last 3 frames only (with
+    more layers older frames reach it through the keys, as in any sliding-window transformer); the
+    cache stays at instruction + 3 steps over a 60-step episode."""
+    space = make_venv(tokenizer, n=1).observation_space
+    rng = np.random.default_rng(0)
+
+    def frames(k):
+        return [torch.as_tensor(rng.integers(0, 256, (1, *space["rgb"].shape), dtype=np.uint8)) for _ in range(k)]
+
+    fixed = {k: torch.as_tensor(np.asarray(v)[None]) for k, v in space.sample().items() if k != "rgb"}
+    fixed["instruction_mask"][:] = 0
+    fixed["instruction_mask"][:, :5] = 1
+
+    def outputs(policy, episode):
+        ctx = StepContext.empty(1, torch.device("cpu"))
+        with torch.no_grad():
+            for t, rgb in enumerate(episode):
+                logits, values, ctx = policy.act({**fixed, "rgb": rgb}, ctx, torch.tensor([t == 0]))
+        return torch.cat([logits, values[:, None]], 1), ctx
+
+    shallow = window_model(tokenizer, n=1, layers=1).policy.eval()
+    recent = frames(3)
+    a, ctx = outputs(shallow, frames(57) + recent)
+    b, _ = outputs(shallow, frames(57) + recent)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)  # the 57 frames before the window do not matter
+    assert ctx.kv.shape[4] == ctx.base + 3 and int(ctx.count[0]) == int(ctx.instruction[0]) + 60
+    # control: a frame inside the window does matter
+    c, _ = outputs(shallow, frames(57) + frames(1) + recent[1:])
+    assert not torch.allclose(a, c)
+    # with two layers, older frames reach the output through the keys of the window's steps
+    deep = window_model(tokenizer, n=1, layers=2).policy.eval()
+    assert not torch.allclose(outputs(deep, frames(57) + recent)[0], outputs(deep, frames(57) + recent)[0])
 
 
 def test_bad_instruction_layouts_are_refused_with_a_clear_error(tokenizer):

@@ -8,6 +8,7 @@ rank collects its own rollouts and gradients are averaged across ranks (DD-PPO).
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
@@ -75,19 +76,28 @@ class LLaRP(OnPolicyAlgorithm):
     def _setup_model(self) -> None:
         super()._setup_model()
         self.clip_range = FloatSchedule(self.clip_range)
-        # observations of each env's current episode so far (the context a new rollout starts from)
-        self._history: list[list[dict[str, np.ndarray]]] = [[] for _ in range(self.n_envs)]
+        # each env's current episode: its last steps' observations (the context a new rollout starts from;
+        # with a context window, the window minus the step about to come) and how many steps it has taken
+        window = self.policy.context_steps
+        self._history = [deque(maxlen=None if window is None else window - 1) for _ in range(self.n_envs)]
+        self._episode_steps = np.zeros(self.n_envs, dtype=np.int64)
         self._shuffle_rng = np.random.default_rng(self.seed)
 
     def _excluded_save_params(self) -> list[str]:
-        return super()._excluded_save_params() + ["_history", "_shuffle_rng"]
+        return super()._excluded_save_params() + ["_history", "_episode_steps", "_shuffle_rng"]
 
     # --- rollouts ----------------------------------------------------------------------------------
 
-    def _context_from_history(self) -> StepContext:
-        """Re-encode every env's unfinished episode with the current parameters (caches go stale after updates)."""
+    def _history_prefix(self) -> tuple[list[list[dict[str, np.ndarray]]], np.ndarray]:
+        """Per env: the kept steps of its unfinished episode, and the episode step of the first of them."""
         starts = np.asarray(self._last_episode_starts, dtype=bool)
-        lengths = [0 if starts[e] else len(h) for e, h in enumerate(self._history)]
+        prefix = [[] if starts[e] else list(h) for e, h in enumerate(self._history)]
+        first = np.where(starts, 0, self._episode_steps - np.array([len(p) for p in prefix]))
+        return prefix, first
+
+    def _context_from_history(self, prefix: list[list[dict[str, np.ndarray]]], first: np.ndarray) -> StepContext:
+        """Re-encode every env's unfinished episode with the current parameters (caches go stale after updates)."""
+        lengths = [len(p) for p in prefix]
         n, t = self.n_envs, max(lengths)
         space = self.observation_space
         if t == 0:
@@ -97,7 +107,7 @@ class LLaRP(OnPolicyAlgorithm):
         instr = np.zeros((n, *space["instruction"].shape), dtype=np.int64)
         imask = np.zeros((n, *space["instruction_mask"].shape), dtype=np.int64)
         mask = np.zeros((n, t), dtype=bool)
-        for e, h in enumerate(self._history):
+        for e, h in enumerate(prefix):
             if lengths[e]:
                 instr[e], imask[e] = h[0]["instruction"], h[0]["instruction_mask"]
                 for j, o in enumerate(h):
@@ -106,16 +116,16 @@ class LLaRP(OnPolicyAlgorithm):
                 mask[e, :lengths[e]] = True
         tt = lambda x: torch.as_tensor(x, device=self.device)  # noqa: E731
         with torch.no_grad():
-            return self.policy.prefill(tt(instr), tt(imask), {k: tt(v) for k, v in steps.items()}, tt(mask))
+            return self.policy.prefill(tt(instr), tt(imask), {k: tt(v) for k, v in steps.items()}, tt(mask), tt(first))
 
     def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: EpisodeContextBuffer,
                          n_rollout_steps: int) -> bool:
         assert self._last_obs is not None, "no previous observation was provided"
         self.policy.set_training_mode(False)
         rollout_buffer.reset()
-        starts = np.asarray(self._last_episode_starts, dtype=bool)
-        rollout_buffer.set_prefix([[] if starts[e] else h for e, h in enumerate(self._history)])
-        ctx = self._context_from_history()
+        prefix, first = self._history_prefix()
+        rollout_buffer.set_prefix(prefix, first)
+        ctx = self._context_from_history(prefix, first)
         callback.on_rollout_start()
         n_steps = 0
         while n_steps < n_rollout_steps:
@@ -138,8 +148,10 @@ class LLaRP(OnPolicyAlgorithm):
                                values, log_probs)
             for e in range(env.num_envs):
                 if self._last_episode_starts[e]:
-                    self._history[e] = []
+                    self._history[e].clear()
+                    self._episode_steps[e] = 0
                 self._history[e].append({k: v[e] for k, v in obs.items()})
+                self._episode_steps[e] += 1
             self._last_obs = new_obs
             self._last_episode_starts = dones
         with torch.no_grad():
@@ -161,8 +173,8 @@ class LLaRP(OnPolicyAlgorithm):
         for _ in range(self.n_epochs):
             batches = list(self.rollout_buffer.sequence_batches(self.n_minibatches, self._shuffle_rng))
             for batch in batches[:_common_count(len(batches), self.device)]:
-                logits, values = self.policy.evaluate_sequences(batch.instruction, batch.instruction_mask,
-                                                                batch.steps, batch.step_mask)  # (B,T,A), (B,T)
+                logits, values = self.policy.evaluate_sequences(batch.instruction, batch.instruction_mask, batch.steps,
+                                                                batch.step_mask, batch.first_step)  # (B,T,A), (B,T)
                 logits, values = logits[batch.score_mask], values[batch.score_mask]  # (n,A), (n,)
                 distribution = Categorical(logits=logits)
                 log_prob = distribution.log_prob(batch.actions)

@@ -1,10 +1,11 @@
 """The rollout buffer of LLaRP: SB3's dict rollout buffer plus the context of unfinished episodes.
 
 An episode often starts in one rollout and continues in the next. The policy's output at a
-step depends on every earlier frame of its episode, so the buffer keeps, per env, the
-observations of the episode's steps before this rollout (``prefix``). For the update, each
-env's rollout is cut at episode starts into segments; a segment becomes one sequence
-``[instruction, prefix frames (context only), segment frames (scored)]``.
+step depends on the earlier frames of its context window, so the buffer keeps, per env, the
+observations of the episode's steps before this rollout that the rollout started from
+(``prefix``, at most the window minus one step) and the episode step of the first of them. For
+the update, each env's rollout is cut at episode starts into segments; a segment becomes one
+sequence ``[instruction, prefix frames (context only), segment frames (scored)]``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class SequenceBatch:
     steps: dict[str, torch.Tensor]  # key -> (B, T, ...) step observations, left-aligned
     step_mask: torch.Tensor  # (B, T) the step exists
     score_mask: torch.Tensor  # (B, T) the step belongs to this rollout (prefix steps are context only)
+    first_step: torch.Tensor  # (B,) the episode step of each row's first step
     # per scored step, in row-major (B, T) order of score_mask:
     actions: torch.Tensor
     old_log_prob: torch.Tensor
@@ -37,10 +39,13 @@ class EpisodeContextBuffer(DictRolloutBuffer):
     def reset(self) -> None:
         super().reset()
         self.prefix: list[list[dict[str, np.ndarray]]] = [[] for _ in range(self.n_envs)]
+        self.prefix_first = np.zeros(self.n_envs, dtype=np.int64)
 
-    def set_prefix(self, prefix: list[list[dict[str, np.ndarray]]]) -> None:
-        """Per env: observations of the current episode's steps taken before this rollout."""
+    def set_prefix(self, prefix: list[list[dict[str, np.ndarray]]], first: np.ndarray | None = None) -> None:
+        """Per env: observations of the current episode's steps before this rollout that the rollout's
+        context holds, and the episode step of the first (default 0: the whole episode so far)."""
         self.prefix = [list(p) for p in prefix]
+        self.prefix_first = np.zeros(self.n_envs, dtype=np.int64) if first is None else np.asarray(first, np.int64)
 
     def segments(self) -> list[tuple[int, int, int]]:
         """(env, first step, end step) of every episode segment in the rollout."""
@@ -96,6 +101,7 @@ class EpisodeContextBuffer(DictRolloutBuffer):
             picks_e += [e] * (b - a)
         first = [a for _, a, _, _ in rows]
         envs = [e for e, _, _, _ in rows]
+        first_step = [self.prefix_first[e] if p else 0 for e, _, _, p in rows]
         dev = self.device
 
         def t(x: np.ndarray) -> torch.Tensor:
@@ -105,6 +111,7 @@ class EpisodeContextBuffer(DictRolloutBuffer):
             instruction=t(self.observations["instruction"][first, envs]).long(),
             instruction_mask=t(self.observations["instruction_mask"][first, envs]).long(),
             steps={k: t(v) for k, v in steps.items()}, step_mask=t(step_mask), score_mask=t(score_mask),
+            first_step=t(np.asarray(first_step, dtype=np.int64)),
             actions=t(self.actions[picks_t, picks_e]).long().reshape(-1),
             old_log_prob=t(self.log_probs[picks_t, picks_e]).float(),
             old_values=t(self.values[picks_t, picks_e]).float(),

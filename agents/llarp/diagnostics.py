@@ -33,7 +33,7 @@ def rollout_update_gap(model, rollouts: int = 3, minibatches: int = 2) -> Rollou
         with torch.no_grad():
             for batch in model.rollout_buffer.sequence_batches(minibatches):
                 logits, values = model.policy.evaluate_sequences(batch.instruction, batch.instruction_mask,
-                                                                 batch.steps, batch.step_mask)
+                                                                 batch.steps, batch.step_mask, batch.first_step)
                 logp = Categorical(logits=logits[batch.score_mask]).log_prob(batch.actions)
                 worst_logp = max(worst_logp, (logp - batch.old_log_prob).abs().max().item())
                 worst_value = max(worst_value, (values[batch.score_mask] - batch.old_values).abs().max().item())

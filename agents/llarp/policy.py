@@ -5,20 +5,24 @@
                                                                                 last token of each step
     h --LayerNorm, MLP 512, ReLU x2--> 70 logits, value
 
-Two ways to run the same function:
+The context window: each step sees the instruction and the last ``context_steps`` steps (32, as
+in the paper), through every layer (as in sliding-window attention, a step's keys carry what its
+own window saw). Position ids count tokens from the episode start. Two ways to run the same function:
 
 * ``act`` (rollouts, ``predict``): one step for a batch of envs, reusing each env's
-  key/value cache (:class:`StepContext`). A new episode starts the env's row of the cache
-  afresh at column 0, and each token sees only columns below its own, so attention never
-  crosses episode boundaries.
-* ``evaluate_sequences`` (PPO update): whole episode chunks in one masked parallel pass.
+  key/value cache (:class:`StepContext`, a ring over the window; memory stays bounded however long
+  the episode). A new episode starts the env's row afresh, and each token sees only tokens of its
+  own episode, so attention never crosses episode boundaries.
+* ``evaluate_sequences`` (PPO update): chunks of consecutive steps in one masked parallel pass
+  (banded when a chunk is longer than the window).
 
-Both give the same numbers (tests/test_llarp.py checks max |diff| <= 1e-4 in fp32).
+Both give the same numbers (tests/test_llarp.py checks max |diff| <= 1e-4 in fp32). A rollout
+starts from a context re-encoded from the last ``context_steps - 1`` steps of each env's episode,
+which the update pass re-encodes the same way.
 """
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,49 +31,19 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 from torch.distributions import Categorical
-from transformers.cache_utils import DynamicCache, DynamicLayer
 
 from agents.core.vision import make_visual_encoder
 from agents.core.backbone import LLM_DTYPES, Backbone, load_backbone, resolve_llm_dtype
 from agents.core.frozen_cache import FrozenOutputCache, row_keys
 from agents.core.observations import PROPRIO_KEYS, proprio_dim
+from agents.llarp.context import (BufferShape, InPlaceLayer, StepContext, cache_holding, context_after_block,
+                                  context_from_entries)
 
 #: logit of a masked skill: finite, so entropies stay finite (0 * log 0 terms vanish), as in MaskablePPO
 MASKED_LOGIT = -1e8
 _DTYPES = LLM_DTYPES
 #: fixed codes of the LLM dtype in the ``llm_dtype_id`` buffer that checkpoints carry
 _DTYPE_IDS = {"float32": 0, "bfloat16": 1, "float16": 2}
-
-
-@dataclass
-class StepContext:
-    """Per-env decoding state during rollouts, in *prefix layout*.
-
-    Env i's current episode (its instruction, then its steps) fills columns ``0 .. count[i]-1`` of
-    ``kv``; the columns after are free. A step writes its tokens at column ``count[i]`` in place, so
-    decoding never copies the cache: a ``torch.cat`` per layer and step would read and write all of
-    it, as much memory traffic per step as a large share of the LLM's weights.
-    """
-
-    kv: torch.Tensor | None  # (layers, 2 [keys, values], N, kv_heads, capacity, head_dim); None = nothing yet
-    count: torch.Tensor  # (N,) tokens of each env's current episode (= the next token's column and position id)
-
-    @classmethod
-    def empty(cls, n_envs: int, device: torch.device) -> "StepContext":
-        return cls(None, torch.zeros(n_envs, dtype=torch.long, device=device))
-
-    def clone(self) -> "StepContext":
-        return StepContext(None if self.kv is None else self.kv.clone(), self.count.clone())
-
-    @property
-    def visible(self) -> torch.Tensor:
-        """(N, capacity) 1 where a column holds a token of the env's current episode."""
-        width = 0 if self.kv is None else self.kv.shape[4]
-        return (torch.arange(width, device=self.count.device)[None] < self.count[:, None]).long()
-
-    def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per layer (keys, values), views (N, kv_heads, capacity, head_dim) of ``kv``."""
-        return [] if self.kv is None else [(layer[0], layer[1]) for layer in self.kv]
 
 
 class LLaRPPolicy(BasePolicy):
@@ -86,7 +60,11 @@ class LLaRPPolicy(BasePolicy):
         visual_encoder: "cnn" (default), "resnet18", or an ``nn.Module`` (frozen, e.g. a pretrained ViT).
         tokens_per_step: M embeddings per frame (default 1).
         proprio: "concat" (joints, holding, egomotion appended to the visual features), "token"
-            (one extra token per step) or "none".
+            (one extra token per step) or "none" (also right for observations without proprioception,
+            such as Atari frames).
+        context_steps: the context window: each step sees the instruction and the last ``context_steps``
+            steps (default 32, the paper's; Language Rearrangement episodes fit in it whole); None = the
+            whole episode (memory then grows with the episode).
         instruction_cache: distinct instructions whose keys/values a frozen LLM keeps (LRU; 0 = off).
             SmolLM2 needs ~23 kB per token, so 512 instructions of ~20 tokens take ~240 MB.
 
@@ -98,7 +76,8 @@ class LLaRPPolicy(BasePolicy):
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule,
                  backbone: str = "smollm2-135m", backbone_config: Any = None, pretrained: bool = True,
                  freeze_llm: bool = True, llm_dtype: str = "auto", visual_encoder: Any = "cnn",
-                 visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", action_hidden: int = 512,
+                 visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", context_steps: int | None = 32,
+                 action_hidden: int = 512,
                  instruction_cache: int = 512, optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
                  optimizer_kwargs: dict[str, Any] | None = None, use_sde: bool = False) -> None:
         super().__init__(observation_space, action_space, optimizer_class=optimizer_class,
@@ -111,6 +90,11 @@ class LLaRPPolicy(BasePolicy):
         llm_dtype = resolve_llm_dtype(llm_dtype)
         if not isinstance(tokens_per_step, int) or tokens_per_step < 1:
             raise ValueError(f"tokens_per_step must be a positive int, got {tokens_per_step!r}")
+        if context_steps is not None and (not isinstance(context_steps, int) or isinstance(context_steps, bool)
+                                          or context_steps < 2):
+            raise ValueError(f"context_steps must be an int >= 2 (steps in the context window) or None (whole "
+                             f"episodes), got {context_steps!r}")
+        self.context_steps = context_steps
         self.backbone_name, self.backbone_config = backbone, backbone_config
         self.pretrained, self.freeze_llm, self.llm_dtype = pretrained, freeze_llm, _DTYPES[llm_dtype]
         self.tokens_per_step, self.proprio = tokens_per_step, proprio
@@ -143,7 +127,7 @@ class LLaRPPolicy(BasePolicy):
         data = super()._get_constructor_parameters()
         data.update(backbone=self.backbone_name, backbone_config=self.backbone_config, pretrained=self.pretrained,
                     freeze_llm=self.freeze_llm, llm_dtype=[k for k, v in _DTYPES.items() if v == self.llm_dtype][0],
-                    tokens_per_step=self.tokens_per_step, proprio=self.proprio,
+                    tokens_per_step=self.tokens_per_step, proprio=self.proprio, context_steps=self.context_steps,
                     instruction_cache=self._instruction_kv.capacity,
                     action_hidden=self.action_net.in_features, visual_dim=self.visual.out_dim)
         return data
@@ -235,16 +219,18 @@ class LLaRPPolicy(BasePolicy):
     # --- the update pass: whole episode chunks ----------------------------------------------------
 
     def evaluate_sequences(self, instruction: torch.Tensor, instruction_mask: torch.Tensor,
-                           steps: dict[str, torch.Tensor], step_mask: torch.Tensor
-                           ) -> tuple[torch.Tensor, torch.Tensor]:
+                           steps: dict[str, torch.Tensor], step_mask: torch.Tensor,
+                           first_step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, T, A) and values (B, T) of every step of B sequences in one pass.
 
-        instruction (B, K) ids and mask; ``steps[k]`` (B, T, ...) observations of the
-        episode's steps in order (left-aligned), ``step_mask`` (B, T) which of them exist.
-        The steps attend to the instruction through its key/value cache, as in rollouts.
+        instruction (B, K) ids and mask; ``steps[k]`` (B, T, ...) observations of consecutive
+        steps of an episode (left-aligned), ``step_mask`` (B, T) which of them exist, ``first_step``
+        (B,) the episode step of each row's first one (default 0). The steps attend to the
+        instruction through its key/value cache, and to the steps in their context window, as in
+        rollouts.
         """
         ctx = self.encode_instruction(instruction, instruction_mask)
-        hidden, _, _ = self._decode_after(ctx, *self._step_block(steps, step_mask))
+        hidden, _ = self._decode_after(ctx, *self._step_block(steps, step_mask), first_step)
         s = self.step_tokens
         return self.heads(hidden[:, s - 1::s], steps.get("action_mask"))  # (B, T, D): the last token of every step
 
@@ -257,14 +243,29 @@ class LLaRPPolicy(BasePolicy):
         tokens = self.embed_steps(flat).view(b, t * s, self.hidden_size)
         return tokens, step_mask.long().repeat_interleave(s, dim=1)
 
-    def _decode_after(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor
-                      ) -> tuple[torch.Tensor, Any, torch.Tensor]:
-        """Decode a block of tokens (B, T, D), where ``bmask`` (B, T) says which exist, after each row's
-        context, in one pass: the hidden states, the transformers cache of context + block, and its mask."""
-        positions = (ctx.count[:, None] + bmask.cumsum(1) - 1).clamp(min=0)
-        mask = torch.cat([ctx.visible, bmask], dim=1)
-        out = self._decode(block, mask, positions, _cache_holding(ctx.layers()))
-        return out.last_hidden_state, out.cache, mask
+    def _decode_after(self, ctx: StepContext, block: torch.Tensor, bmask: torch.Tensor,
+                      first_step: torch.Tensor | None) -> tuple[torch.Tensor, Any]:
+        """Decode a block of tokens (B, T, D) after each row's instruction in one pass; ``bmask`` (B, T)
+        says which exist, ``first_step`` (B,) where the block starts in its episode. The hidden states
+        and the transformers cache of instruction + block.
+
+        A block no longer than the context window needs only the usual causal mask; a longer one gets
+        a banded 4D mask, so each step sees the instruction and the steps of its own window.
+        """
+        s, t = self.step_tokens, block.shape[1]
+        start = 0 if first_step is None else first_step[:, None] * s
+        positions = (ctx.count[:, None] + start + bmask.cumsum(1) - 1).clamp(min=0)
+        if self.context_steps is None or t <= self.context_steps * s:
+            mask = torch.cat([ctx.visible, bmask], dim=1)
+        else:
+            step = torch.arange(t, device=block.device) // s
+            query, key = torch.arange(t, device=block.device)[:, None], torch.arange(t, device=block.device)[None]
+            band = (key <= query) & (step[:, None] - step[None] < self.context_steps)  # (T, T)
+            sees = band[None] & bmask[:, None].bool() | torch.eye(t, dtype=torch.bool, device=block.device)
+            sees = torch.cat([ctx.visible.bool()[:, None].expand(-1, t, -1), sees], dim=2)  # (B, T, K + T)
+            mask = self._attention_mask(sees[:, None])
+        out = self._decode(block, mask, positions, cache_holding(ctx.layers()))
+        return out.last_hidden_state, out.cache
 
     def encode_instruction(self, instruction: torch.Tensor, instruction_mask: torch.Tensor) -> StepContext:
         """A fresh context per row holding its instruction (B, K ids, left-aligned).
@@ -281,7 +282,7 @@ class LLaRPPolicy(BasePolicy):
             return self._run_instruction(ids, mask)
         entries = self._instruction_kv.get(row_keys(ids, mask),
                                            lambda rows: self._instruction_entries(ids[rows], mask[rows]))
-        return _context_from_entries(entries)
+        return context_from_entries(entries)
 
     @torch.no_grad()
     def _instruction_entries(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
@@ -290,12 +291,12 @@ class LLaRPPolicy(BasePolicy):
         return [ctx.kv[:, :, r, :, :n].clone() for r, n in enumerate(ctx.count.tolist())]
 
     def _run_instruction(self, ids: torch.Tensor, mask: torch.Tensor) -> StepContext:
-        """The LLM over left-aligned instructions: already prefix layout (padding columns come after ``count``)."""
+        """The LLM over left-aligned instructions (padding columns come after each row's tokens)."""
         embeds = self.embed_instruction(ids)
         positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
-        out = self._decode(embeds, mask, positions, _cache_holding([]))
+        out = self._decode(embeds, mask, positions, cache_holding([]))
         kv = torch.stack([torch.stack((layer.keys, layer.values)) for layer in out.cache.layers])
-        return StepContext(kv, mask.sum(1))
+        return StepContext.of_instructions(kv, mask.sum(1))
 
     # --- rollouts: one step per env, writing into the key/value cache -------------------------------
 
@@ -318,51 +319,69 @@ class LLaRPPolicy(BasePolicy):
         logits, values = self.heads(hidden[:, -1], obs.get("action_mask"))
         return logits, values, ctx
 
+    @property
+    def context_span(self) -> int | None:
+        """Step tokens the context window holds (None: the whole episode)."""
+        return None if self.context_steps is None else self.context_steps * self.step_tokens
+
     def _start_episodes(self, ctx: StepContext, start: torch.Tensor, instruction: torch.Tensor,
                         instruction_mask: torch.Tensor) -> None:
         """Replace the context of the envs in ``start`` (in place) with their new instruction."""
         rows = start.nonzero().squeeze(1)
         fresh = self.encode_instruction(instruction[rows], instruction_mask[rows])
         width = fresh.kv.shape[4]
-        ctx.count[rows] = 0
-        self._reserve(ctx, max(width, int(ctx.count.max())))
+        ctx.count[rows] = ctx.instruction[rows] = 0
+        self._reserve(ctx, max(width, ctx.base), int((ctx.count - ctx.instruction).max()) + self.step_tokens)
         ctx.kv[:, :, rows, :, :width] = fresh.kv
+        ctx.pos[rows] = -1
+        ctx.pos[rows, :width] = fresh.pos
         ctx.count[rows] = fresh.count
+        ctx.instruction[rows] = fresh.count
 
     def _append(self, ctx: StepContext, block: torch.Tensor) -> torch.Tensor:
-        """Decode a block of q tokens per env (N, q, D) after its episode so far, writing their keys and
-        values at columns ``count .. count+q-1`` in place; the hidden states (N, q, D)."""
+        """Decode a block of q tokens per env (N, q, D) after its context, writing their keys and values
+        in place (over the step that leaves the window, if any); the hidden states (N, q, D)."""
         q = block.shape[1]
-        self._reserve(ctx, int(ctx.count.max()) + q)
-        columns = ctx.count[:, None] + torch.arange(q, device=block.device)  # (N, q); also the position ids
-        width = ctx.kv.shape[4]
-        sees = torch.arange(width, device=block.device)[None, None] <= columns[:, :, None]  # (N, q, width)
+        offsets = (ctx.count - ctx.instruction)[:, None] + torch.arange(q, device=block.device)  # (N, q)
+        self._reserve(ctx, ctx.base, int(offsets.max()) + 1)
+        columns = ctx.step_columns(offsets, self.context_span)
+        positions = ctx.count[:, None] + torch.arange(q, device=block.device)  # (N, q)
         rows = torch.arange(len(columns), device=block.device)[:, None]
-        cache = _cache_holding([_InPlaceLayer(k, v, rows, columns) for k, v in ctx.layers()])
-        out = self._decode(block, self._attention_mask(sees[:, None]), columns, cache)
+        ctx.pos[rows, columns] = positions
+        sees = (ctx.pos[:, None] >= 0) & (ctx.pos[:, None] <= positions[:, :, None])  # (N, q, capacity)
+        cache = cache_holding([InPlaceLayer(k, v, rows, columns) for k, v in ctx.layers()])
+        out = self._decode(block, self._attention_mask(sees[:, None]), positions, cache)
         ctx.count = ctx.count + q
         return out.last_hidden_state
 
-    def _reserve(self, ctx: StepContext, need: int) -> None:
-        """Give ``ctx`` room for ``need`` columns. Capacity moves in blocks of 32 and shrinks only when
-        far too large, so rollouts reallocate rarely; columns below every env's count are kept."""
+    def _reserve(self, ctx: StepContext, base: int, steps: int) -> None:
+        """Give ``ctx`` ``base`` instruction columns and room for ``steps`` step columns.
+
+        With a context window the step region is exactly the window (a ring); without, it moves in
+        blocks of 32 and shrinks only when far too large, so rollouts reallocate rarely. Columns of
+        every env's episode are kept.
+        """
+        span = self.context_span
         window = getattr(self.llm.config, "sliding_window", None)
-        if window and need > window:
-            raise ValueError(f"an episode of {need} tokens exceeds the LLM's sliding window of {window} tokens; "
-                             "LLaRP rollouts attend to whole episodes (use fewer steps or tokens_per_step)")
-        have = 0 if ctx.kv is None else ctx.kv.shape[4]
-        if need <= have <= need + 64:
-            return
+        attended = base + (steps if span is None else span)
+        if window and attended > window:
+            raise ValueError(f"an instruction and context of {attended} tokens exceeds the LLM's sliding window "
+                             f"of {window} tokens (use a smaller context_steps or fewer tokens_per_step)")
+        have = ctx.steps_width
+        if span is not None:
+            width = span
+        elif steps <= have <= steps + 64:
+            width = have
+        else:
+            width = -(-steps // 32) * 32
+        if ctx.kv is None or base != ctx.base or width != have:
+            ctx.adopt(ctx.resized(base, width, self._kv_layout(ctx.count.device)))
+
+    def _kv_layout(self, device: torch.device) -> BufferShape:
         config = self.llm.config
         heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
         head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
-        capacity = -(-need // 32) * 32
-        kv = torch.zeros(config.num_hidden_layers, 2, len(ctx.count), heads, capacity, head_dim,
-                         dtype=self.llm_dtype, device=ctx.count.device)
-        if ctx.kv is not None:
-            keep = min(have, capacity)
-            kv[..., :keep, :] = ctx.kv[..., :keep, :]
-        ctx.kv = kv
+        return BufferShape(config.num_hidden_layers, heads, head_dim, self.llm_dtype, device)
 
     def _attention_mask(self, sees: torch.Tensor) -> torch.Tensor:
         """A ready 4D mask (N, 1, q, width) from booleans, in the form the LLM's attention kernel takes."""
@@ -372,19 +391,23 @@ class LLaRPPolicy(BasePolicy):
             ~sees, torch.finfo(self.llm_dtype).min)
 
     def prefill(self, instruction: torch.Tensor, instruction_mask: torch.Tensor, steps: dict[str, torch.Tensor],
-                step_mask: torch.Tensor) -> StepContext:
-        """A fresh context holding each env's instruction and the steps of its current episode so far.
+                step_mask: torch.Tensor, first_step: torch.Tensor | None = None) -> StepContext:
+        """A fresh context holding each env's instruction and the given steps of its current episode
+        (``first_step`` (B,): the episode step of the first; with a window, at most that many steps).
 
-        Envs with no steps yet (their next observation starts an episode) get an empty context.
+        Envs with no steps (their next observation starts an episode) get an empty context.
         """
         b, t = step_mask.shape
-        has = step_mask.any(dim=1)
-        if t == 0 or not has.any():
+        if t == 0 or not step_mask.any():
             return StepContext.empty(b, instruction.device)
         ctx = self.encode_instruction(instruction, instruction_mask)
-        _, cache, mask = self._decode_after(ctx, *self._step_block(steps, step_mask))
-        kv = torch.stack([torch.stack((layer.keys, layer.values)) for layer in cache.layers])
-        return _prefix_layout(kv, mask * has[:, None].long())
+        block, bmask = self._step_block(steps, step_mask)
+        _, cache = self._decode_after(ctx, block, bmask, first_step)
+        s = self.step_tokens
+        start = 0 if first_step is None else first_step[:, None] * s
+        offsets = start + torch.arange(t * s, device=block.device)[None].expand(b, -1)
+        return context_after_block(ctx, cache, bmask.bool(), offsets, self.context_span,
+                                   self._kv_layout(block.device))
 
     # --- SB3 API -------------------------------------------------------------------------------------
 
@@ -420,62 +443,3 @@ def _trim(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     """Drop trailing instruction columns that are padding in every row (instructions are left-aligned)."""
     width = max(int(mask.sum(1).max().item()), 1)
     return ids[:, :width], mask[:, :width]
-
-
-def _context_from_entries(entries: list[torch.Tensor]) -> StepContext:
-    """Cached per-row instruction keys/values -> one batch context in prefix layout, like ``_run_instruction``'s."""
-    counts = [e.shape[3] for e in entries]
-    layers, _, heads, _, head_dim = entries[0].shape
-    kv = entries[0].new_zeros((layers, 2, len(entries), heads, max(max(counts), 1), head_dim))
-    for r, e in enumerate(entries):
-        kv[:, :, r, :, :counts[r]] = e
-    return StepContext(kv, torch.tensor(counts, device=kv.device))
-
-
-def _prefix_layout(kv: torch.Tensor, visible: torch.Tensor) -> StepContext:
-    """Keys/values (layers, 2, N, heads, L, head_dim) whose ``visible`` (N, L) columns are each env's
-    episode, in order but with gaps -> a context holding just those columns, moved to the front."""
-    count = visible.sum(1)
-    keep = max(int(count.max().item()), 1)
-    order = torch.argsort(visible, dim=1, descending=True, stable=True)[:, :keep]  # visible first, in order
-    layers, _, n, heads, _, head_dim = kv.shape
-    index = order[None, None, :, None, :, None].expand(layers, 2, n, heads, keep, head_dim)
-    return StepContext(kv.gather(4, index), count)
-
-
-class _InPlaceLayer(DynamicLayer):
-    """A transformers cache layer over preallocated buffers (N, heads, capacity, head_dim): env ``rows[i]``
-    writes its new keys/values at its own ``columns[i]`` (rows (N, 1), columns (N, q)), in place, and
-    attention sees the whole buffer under the 4D mask ``_append`` builds."""
-
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> None:
-        super().__init__()
-        self.keys, self.values, self.device, self.is_initialized = keys, values, keys.device, True
-        self.rows, self.columns = rows, columns
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        # (N, heads, q, head_dim) -> rows x columns (N, q) of the buffers; index_put, since scatter_ walks
-        # the whole buffer on CPU (~30x slower here)
-        self.keys[self.rows, :, self.columns] = key_states.transpose(1, 2)
-        self.values[self.rows, :, self.columns] = value_states.transpose(1, 2)
-        return self.keys, self.values
-
-
-def _cache_holding(layers: list[Any]) -> Any:
-    """A transformers ``DynamicCache`` over the given layers: ``_InPlaceLayer``s, or (keys, values)
-    pairs held as they are, uncopied.
-
-    ``DynamicCache(ddp_cache_data=kv)`` would copy every layer once before appending the
-    block (a second copy). Appending to a pair builds new tensors, so the caller's keys and
-    values are never modified.
-    """
-    cache = DynamicCache()
-    for layer in layers:
-        if isinstance(layer, tuple):
-            k, v = layer
-            layer = DynamicLayer()
-            layer.lazy_initialization(k, v)
-            layer.keys, layer.values = k, v
-        cache.layers.append(layer)
-    return cache
