@@ -20,7 +20,8 @@ import torch
 from agents.cli import run_main
 from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.core.llm import load_tokenizer
-from agents.core.training import init_distributed, pick_device, run_training, training_arguments
+from agents.core.training import (dataset_evaluation, heldout_evaluator, init_distributed, make_vec_env, pick_device,
+                                  run_training, training_arguments)
 from agents.llarp import LLaRP, tiny_llama_config
 
 
@@ -62,8 +63,11 @@ def main(argv: list[str] | None = None) -> None:
 
     out = Path(args.out)
     on_ready = (lambda model: _write_rank_params(model, out, rank, "start")) if world > 1 else None
-    model = run_training(args, algorithm=LLaRP, build=build, meta=meta, tokenizer=load_tokenizer(tokenizer_name),
-                         device=device, rank=rank, world=world, on_ready=on_ready)
+    tokenizer = load_tokenizer(tokenizer_name)
+    evaluator = heldout_evaluator(args.heldout, tokenizer, args.max_tokens, out, name) if args.heldout else None
+    model = run_training(args, algorithm=LLaRP, build=build, meta=meta, device=device, rank=rank, world=world,
+                         make_venv=lambda r: make_vec_env(args, tokenizer, r), on_ready=on_ready,
+                         evaluator=evaluator, final=dataset_evaluation(args, name))
     if world > 1:
         _write_rank_params(model, out, rank, "end")
         torch.distributed.destroy_process_group()

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import torch
 from sb3_contrib import RecurrentPPO
 
 from agents.cli import run_main
 from agents.core.llm import load_tokenizer
-from agents.core.training import pick_device, run_training, training_arguments
+from agents.core.training import (dataset_evaluation, heldout_evaluator, make_vec_env, pick_device, run_training,
+                                  training_arguments)
 from agents.core.backbone import tiny_llama_config
 from agents.lstm import ENCODERS, InstructionLstmPolicy, lstm_ppo_kwargs
 
@@ -76,7 +78,10 @@ def main(argv: list[str] | None = None) -> None:
                             tensorboard_log=tensorboard_log, **hyper,
                             policy_kwargs=dict(features_extractor_kwargs=extractor, lstm_hidden_size=args.lstm_hidden))
 
-    run_training(args, algorithm=RecurrentPPO, build=build, meta=meta, tokenizer=tokenizer, device=device)
+    evaluator = heldout_evaluator(args.heldout, tokenizer, args.max_tokens, Path(args.out), name) if args.heldout else None
+    run_training(args, algorithm=RecurrentPPO, build=build, meta=meta, device=device,
+                 make_venv=lambda rank: make_vec_env(args, tokenizer, rank), evaluator=evaluator,
+                 final=dataset_evaluation(args, name))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -118,8 +119,25 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class EpisodeMetric:
+    """What the progress bar and ``curve.json`` follow: a number read from the ``info`` of an episode's
+    last step (None: the info holds none)."""
+
+    name: str
+    read: Callable[[dict[str, Any]], float | None]
+    log_key: str  # the TensorBoard tag
+    percent: bool = False
+
+
+#: Language Rearrangement: the share of recent episodes that succeeded
+SUCCESS = EpisodeMetric("success", lambda info: float(info.get("success", False)), "rollout/success_rate",
+                        percent=True)
+
+
 class TrainingProgress(BaseCallback):
-    """tqdm bar with steps/s and recent success; periodic atomic checkpoints (rank 0 only).
+    """tqdm bar with steps/s and the recent episodes' metric (default success); periodic atomic
+    checkpoints (rank 0 only).
 
     Optionally stops after ``time_budget`` seconds of training (checked as each rollout starts;
     counted across resumes: checkpoints record ``train_seconds``), and every ``eval_every``
@@ -132,8 +150,10 @@ class TrainingProgress(BaseCallback):
     def __init__(self, total: int, checkpoint_dir: Path, meta: dict[str, Any], every: int, rank: int = 0,
                  world: int = 1, time_budget: float | None = None, eval_every: int = 0,
                  evaluator: Callable[[Any], float] | None = None, log_dir: Path | None = None,
-                 time_offset: float = 0.0, curve: list | None = None, evals: list | None = None) -> None:
+                 time_offset: float = 0.0, curve: list | None = None, evals: list | None = None,
+                 metric: EpisodeMetric = SUCCESS) -> None:
         super().__init__()
+        self.metric = metric
         self.total, self.checkpoint_dir, self.meta, self.every = total, Path(checkpoint_dir), meta, every
         self.rank, self.world = rank, world
         self.time_budget, self.eval_every, self.evaluator = time_budget, eval_every, evaluator
@@ -162,13 +182,15 @@ class TrainingProgress(BaseCallback):
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
-            if done:
-                self._successes.append(float(info.get("success", False)))
+            value = self.metric.read(info) if done else None
+            if value is not None:
+                self._successes.append(value)
         self._successes = self._successes[-200:]
         if self._bar is not None:
             rate = (self.model.num_timesteps - self._s0) * self.world / max(self.elapsed() - self.time_offset, 1e-9)
-            success = np.mean(self._successes) if self._successes else float("nan")
-            self._bar.set_postfix_str(f"{rate:.0f} steps/s, success {success:.1%}", refresh=False)
+            value = np.mean(self._successes) if self._successes else float("nan")
+            shown = f"{value:.1%}" if self.metric.percent else f"{value:.1f}"
+            self._bar.set_postfix_str(f"{rate:.0f} steps/s, {self.metric.name} {shown}", refresh=False)
             self._bar.update(self.model.num_timesteps * self.world - self._bar.n)  # redraws at most every 0.1 s
         return not self._out_of_time
 
@@ -198,7 +220,7 @@ class TrainingProgress(BaseCallback):
     def _on_rollout_end(self) -> None:
         self._watch_rate()
         if self._successes:
-            self.logger.record("rollout/success_rate", float(np.mean(self._successes)))
+            self.logger.record(self.metric.log_key, float(np.mean(self._successes)))
             self.curve.append((self.model.num_timesteps * self.world, float(np.mean(self._successes))))
         steps = self.model.num_timesteps * self.world
         if self.rank == 0 and steps >= self._next_save:
@@ -246,23 +268,17 @@ class TrainingProgress(BaseCallback):
 
 # --- the training scripts' shared command line and loop ---------------------------------------
 
-def training_arguments(description: str, out: str, n_minibatches: int) -> argparse.ArgumentParser:
-    """The options every training script has (data, budget, envs, checkpoints, evaluation); numbers are
-    range-checked as they parse, so ``--envs 0`` fails at once, naming the option and the value."""
-    from gym_langrearrange.datasets import DATASETS
-
+def run_arguments(description: str, out: str, n_minibatches: int, envs: int = 8) -> argparse.ArgumentParser:
+    """The options of every training run, whatever the task (budget, envs, PPO, checkpoints, resume);
+    numbers are range-checked as they parse, so ``--envs 0`` fails at once, naming the option and value."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--split", default="train", choices=list(DATASETS), help="dataset to train on (default train)")
-    p.add_argument("--episodes", default=None, help="train on an episode JSON file instead of --split")
     p.add_argument("--steps", type=positive_int, default=100_000, help="environment steps in total (all ranks)")
-    p.add_argument("--envs", type=positive_int, default=8, help="environments per process/rank")
+    p.add_argument("--envs", type=positive_int, default=envs, help="environments per process/rank")
     p.add_argument("--subproc", action="store_true", help="SubprocVecEnv instead of DummyVecEnv")
     p.add_argument("--n-steps", type=positive_int, default=32, help="rollout steps per env between updates")
     p.add_argument("--n-minibatches", type=positive_int, default=n_minibatches)
     p.add_argument("--lr", type=positive_float, default=3e-4)
     p.add_argument("--ent-coef", type=nonnegative_float, default=0.01, help="entropy bonus (paper, Table 3: 0.01)")
-    p.add_argument("--image-size", type=positive_int, default=64)
-    p.add_argument("--max-tokens", type=positive_int, default=48, help="instruction length in tokens")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=thread_count, default="auto",
                    help="torch threads: 'auto' (default: the idle cores, see README 'CPU threads') or N")
@@ -272,6 +288,18 @@ def training_arguments(description: str, out: str, n_minibatches: int) -> argpar
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     p.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
                    help="stop training after this many seconds of training (counted across resumes)")
+    return p
+
+
+def training_arguments(description: str, out: str, n_minibatches: int) -> argparse.ArgumentParser:
+    """``run_arguments`` plus Language Rearrangement's data, observation and evaluation options."""
+    from gym_langrearrange.datasets import DATASETS
+
+    p = run_arguments(description, out, n_minibatches)
+    p.add_argument("--split", default="train", choices=list(DATASETS), help="dataset to train on (default train)")
+    p.add_argument("--episodes", default=None, help="train on an episode JSON file instead of --split")
+    p.add_argument("--image-size", type=positive_int, default=64)
+    p.add_argument("--max-tokens", type=positive_int, default=48, help="instruction length in tokens")
     p.add_argument("--heldout", default=None, help="episode file evaluated every --eval-every steps (learning curve)")
     p.add_argument("--eval-every", type=nonnegative_int, default=0, metavar="STEPS")
     p.add_argument("--eval-episodes", type=nonnegative_int, default=20,
@@ -318,13 +346,16 @@ def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
 
 
 def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None], Any], meta: dict[str, Any],
-                 tokenizer: Any, device: str, rank: int = 0, world: int = 1,
-                 on_ready: Callable[[Any], None] | None = None) -> Any:
+                 make_venv: Callable[[int], Any], device: str, rank: int = 0, world: int = 1,
+                 on_ready: Callable[[Any], None] | None = None, evaluator: Callable[[Any], float] | None = None,
+                 final: Callable[[Path], None] | None = None, metric: EpisodeMetric = SUCCESS) -> Any:
     """Build (or resume) a model, train it with progress/checkpoints/held-out evals, save, evaluate.
 
-    ``build(venv, tensorboard_log)`` makes a fresh model; ``algorithm.load`` resumes one. Writes
-    ``OUT/checkpoint/``, ``OUT/tb/``, ``OUT/curve.json``, ``OUT/evals.json`` (with
-    ``--heldout``) and ``OUT/eval/`` (final ``agents.evaluate`` run). Returns the model.
+    ``make_venv(rank)`` makes this rank's envs; ``build(venv, tensorboard_log)`` a fresh model;
+    ``algorithm.load`` resumes one. ``evaluator(model)`` (rank 0, every ``--eval-every`` steps)
+    gives the held-out success of the learning curve; ``final(checkpoint)`` runs on rank 0 once the
+    last checkpoint is saved. Writes ``OUT/checkpoint/``, ``OUT/tb/``, ``OUT/curve.json`` (``metric``
+    of recent episodes by step) and ``OUT/evals.json``. Returns the model.
 
     ``OUT`` holds one run: a new run (no ``--resume``) refuses a folder that already holds one,
     ``--resume`` refuses a folder without a checkpoint, and only one process trains into it at a
@@ -332,69 +363,75 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
     """
     out = Path(args.out)
     with lock(out, "training run") if rank == 0 else contextlib.nullcontext():
-        return _run_training(args, out, algorithm, build, meta, tokenizer, device, rank, world, on_ready)
-
-
-def _run_training(args: Any, out: Path, algorithm: Any, build: Callable[[Any, str | None], Any],
-                  meta: dict[str, Any], tokenizer: Any, device: str, rank: int, world: int,
-                  on_ready: Callable[[Any], None] | None) -> Any:
-    checkpoint = out / "checkpoint"
-    name = meta["name"]
-    if rank == 0:  # (other ranks trust rank 0's checks: by the time they look, rank 0 has begun writing)
-        recover_checkpoint(checkpoint)
-        _check_run_folder(out, checkpoint, args.resume)
-    torch.set_num_threads(pick_threads(args.threads))
-    time_offset, curve, evals = 0.0, [], []
-    options = {**run_options(args, world), **input_digests(args)}
-    meta = {**meta, "options": options, "code_version": code_version()}
-    saved = read_checkpoint_spec(checkpoint / "agent.json") if args.resume else None
-    if saved is not None:
-        check_resume_options(saved.get("options"), options, checkpoint)
-        if saved.get("code_version") not in (None, meta["code_version"]) and rank == 0:
-            print(f"note: the code changed since this checkpoint ({saved['code_version']} -> {meta['code_version']})")
-    finished = saved is not None and _nothing_left(args, saved, world)
-    if finished and rank == 0:
-        print(f"{checkpoint} is finished ({saved['num_timesteps'] * world} of {args.steps} steps, "
-              f"{saved.get('train_seconds', 0):.0f} s of training, budget {args.time_budget} s): nothing to train")
-    if rank == 0:
-        print(f"torch threads: {torch.get_num_threads()} (--threads {args.threads})")
-    venv = make_vec_env(args, tokenizer, rank)
-    tb = str(out / "tb") if rank == 0 else None
-    if saved is not None:
-        model = load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", env=venv, device=device,
-                           tensorboard_log=tb)
-        steps = model.num_timesteps * world
-        time_offset = float(saved.get("train_seconds", 0.0))
-        curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
-        evals = [e for e in _read_json(out / "evals.json") if e["steps"] <= steps]
+        checkpoint = out / "checkpoint"
+        if rank == 0:  # (other ranks trust rank 0's checks: by the time they look, rank 0 has begun writing)
+            recover_checkpoint(checkpoint)
+            _check_run_folder(out, checkpoint, args.resume)
+        torch.set_num_threads(pick_threads(args.threads))
+        time_offset, curve, evals = 0.0, [], []
+        options = {**run_options(args, world), **input_digests(args)}
+        meta = {**meta, "options": options, "code_version": code_version()}
+        saved = read_checkpoint_spec(checkpoint / "agent.json") if args.resume else None
+        if saved is not None:
+            check_resume_options(saved.get("options"), options, checkpoint)
+            if saved.get("code_version") not in (None, meta["code_version"]) and rank == 0:
+                print(f"note: the code changed since this checkpoint ({saved['code_version']} -> "
+                      f"{meta['code_version']})")
+        finished = saved is not None and _nothing_left(args, saved, world)
+        if finished and rank == 0:
+            print(f"{checkpoint} is finished ({saved['num_timesteps'] * world} of {args.steps} steps, "
+                  f"{saved.get('train_seconds', 0):.0f} s of training, budget {args.time_budget} s): nothing to train")
         if rank == 0:
-            print(f"resumed from {checkpoint} at {steps} steps, {time_offset:.0f} s of training")
-    else:
-        model = build(venv, tb)
-    broadcast_parameters(model.policy)
-    if on_ready is not None:
-        on_ready(model)
-    per_rank = max(args.steps // world - model.num_timesteps, 0)
-    evaluator = (heldout_evaluator(args.heldout, tokenizer, args.max_tokens, out, name)
-                 if args.heldout and rank == 0 else None)
-    progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world,
-                                time_budget=args.time_budget, eval_every=args.eval_every, evaluator=evaluator,
-                                log_dir=out, time_offset=time_offset, curve=curve, evals=evals)
-    if not finished:  # (a spent budget would still collect a few steps before the callback stops it)
-        model.learn(per_rank, callback=progress, reset_num_timesteps=False)
-    if rank == 0:
-        if evaluator is not None and (not progress.evals or progress.evals[-1]["steps"] < model.num_timesteps * world):
-            progress.run_evaluation()
-        if not finished:
-            progress.save()
-            print(f"saved {checkpoint} ({model.num_timesteps * world} steps)")
-        if args.eval_episodes > 0:
-            from agents.evaluate import main as evaluate
+            print(f"torch threads: {torch.get_num_threads()} (--threads {args.threads})")
+        venv = make_venv(rank)
+        tb = str(out / "tb") if rank == 0 else None
+        if saved is not None:
+            model = load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", env=venv,
+                               device=device, tensorboard_log=tb)
+            steps = model.num_timesteps * world
+            time_offset = float(saved.get("train_seconds", 0.0))
+            curve = [c for c in _read_json(out / "curve.json") if c[0] <= steps]  # drop what came after the checkpoint
+            evals = [e for e in _read_json(out / "evals.json") if e["steps"] <= steps]
+            if rank == 0:
+                print(f"resumed from {checkpoint} at {steps} steps, {time_offset:.0f} s of training")
+        else:
+            model = build(venv, tb)
+        broadcast_parameters(model.policy)
+        if on_ready is not None:
+            on_ready(model)
+        per_rank = max(args.steps // world - model.num_timesteps, 0)
+        evaluator = evaluator if rank == 0 else None
+        progress = TrainingProgress(args.steps, checkpoint, meta, args.checkpoint_every, rank, world,
+                                    time_budget=args.time_budget, eval_every=getattr(args, "eval_every", 0),
+                                    evaluator=evaluator, log_dir=out, time_offset=time_offset, curve=curve,
+                                    evals=evals, metric=metric)
+        if not finished:  # (a spent budget would still collect a few steps before the callback stops it)
+            model.learn(per_rank, callback=progress, reset_num_timesteps=False)
+        if rank == 0:
+            if evaluator is not None and (not progress.evals
+                                          or progress.evals[-1]["steps"] < model.num_timesteps * world):
+                progress.run_evaluation()
+            if not finished:
+                progress.save()
+                print(f"saved {checkpoint} ({model.num_timesteps * world} steps)")
+            if final is not None:
+                final(checkpoint)
+        venv.close()
+        return model
 
-            evaluate(["--agent", str(checkpoint), "--name", name, "--datasets", ",".join(args.eval_datasets),
-                      "--episodes", str(args.eval_episodes), "--out", str(out / "eval"), "--no-progress"])
-    venv.close()
-    return model
+
+def dataset_evaluation(args: Any, name: str) -> Callable[[Path], None] | None:
+    """``final`` for Language Rearrangement runs: ``agents.evaluate`` on ``--eval-datasets`` into ``OUT/eval``."""
+    if args.eval_episodes <= 0:
+        return None
+
+    def run(checkpoint: Path) -> None:
+        from agents.evaluate import main as evaluate
+
+        evaluate(["--agent", str(checkpoint), "--name", name, "--datasets", ",".join(args.eval_datasets),
+                  "--episodes", str(args.eval_episodes), "--out", str(Path(args.out) / "eval"), "--no-progress"])
+
+    return run
 
 
 def _check_run_folder(out: Path, checkpoint: Path, resume: bool) -> None:

@@ -37,16 +37,23 @@ class SmallCNN(nn.Module):
         return self.net(_to_float(images))
 
 
+def _norm(channels: int) -> nn.Module:
+    """Group normalisation (groups of 16 channels): unlike batch norm it gives a frame the same features
+    in a rollout (one step of N envs) and in the update pass (a minibatch), so PPO's ratios stay exact;
+    RL ResNets (Wijmans et al. 2020, DD-PPO) use it for the same reason."""
+    return nn.GroupNorm(channels // 16, channels)
+
+
 class _BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
+        self.bn1 = _norm(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
+        self.bn2 = _norm(cout)
         self.down = None
         if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), _norm(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -55,12 +62,13 @@ class _BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """The ResNet-18 architecture (He et al. 2016): 4 stages of 2 basic blocks, 64-512 channels."""
+    """The ResNet-18 architecture (He et al. 2016): 4 stages of 2 basic blocks, 64-512 channels, with
+    group normalisation in place of batch normalisation (see ``_norm``)."""
 
     def __init__(self, out_dim: int = 512) -> None:
         super().__init__()
         self.out_dim = out_dim
-        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), _norm(64), nn.ReLU(),
                                   nn.MaxPool2d(3, 2, 1))
         stages, cin = [], 64
         for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):

@@ -58,6 +58,8 @@ class LLaRPPolicy(BasePolicy):
             or "float32"; adapters are always fp32. The resolved dtype is what checkpoints record, so a
             checkpoint loads in the same dtype on every machine.
         visual_encoder: "cnn" (default), "resnet18", or an ``nn.Module`` (frozen, e.g. a pretrained ViT).
+        visual_bf16: run the visual encoder under bf16 autocast (mixed precision: its weights and
+            gradients stay fp32), ~1.6x faster for a ResNet-18 on CPUs with bf16 units and on GPUs.
         tokens_per_step: M embeddings per frame (default 1).
         proprio: "concat" (joints, holding, egomotion appended to the visual features), "token"
             (one extra token per step) or "none" (also right for observations without proprioception,
@@ -76,6 +78,7 @@ class LLaRPPolicy(BasePolicy):
     def __init__(self, observation_space: spaces.Dict, action_space: spaces.Discrete, lr_schedule,
                  backbone: str = "smollm2-135m", backbone_config: Any = None, pretrained: bool = True,
                  freeze_llm: bool = True, llm_dtype: str = "auto", visual_encoder: Any = "cnn",
+                 visual_bf16: bool = False,
                  visual_dim: int = 512, tokens_per_step: int = 1, proprio: str = "concat", context_steps: int | None = 32,
                  action_hidden: int = 512,
                  instruction_cache: int = 512, optimizer_class: type[torch.optim.Optimizer] = torch.optim.AdamW,
@@ -110,6 +113,7 @@ class LLaRPPolicy(BasePolicy):
         self._instruction_kv: FrozenOutputCache[torch.Tensor] = FrozenOutputCache(instruction_cache)
         self.proprio_dim = proprio_dim(observation_space) if proprio != "none" else 0
         self.visual = make_visual_encoder(visual_encoder, visual_dim)
+        self.visual_bf16 = visual_bf16
         in_dim = self.visual.out_dim + (self.proprio_dim if proprio == "concat" else 0)
         self.obs_proj = nn.Linear(in_dim, tokens_per_step * d)
         self.proprio_proj = nn.Linear(self.proprio_dim, d) if proprio == "token" else None
@@ -129,7 +133,8 @@ class LLaRPPolicy(BasePolicy):
                     freeze_llm=self.freeze_llm, llm_dtype=[k for k, v in _DTYPES.items() if v == self.llm_dtype][0],
                     tokens_per_step=self.tokens_per_step, proprio=self.proprio, context_steps=self.context_steps,
                     instruction_cache=self._instruction_kv.capacity,
-                    action_hidden=self.action_net.in_features, visual_dim=self.visual.out_dim)
+                    action_hidden=self.action_net.in_features, visual_dim=self.visual.out_dim,
+                    visual_bf16=self.visual_bf16)
         return data
 
     @property
@@ -188,7 +193,8 @@ class LLaRPPolicy(BasePolicy):
 
     def embed_steps(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Observations (B, ...) -> step tokens (B, step_tokens, D) in fp32."""
-        feats = self.visual(obs["rgb"])
+        with torch.autocast(obs["rgb"].device.type, dtype=torch.bfloat16, enabled=self.visual_bf16):
+            feats = self.visual(obs["rgb"]).float()
         n = feats.shape[0]
         if self.proprio != "none":
             prop = torch.cat([obs[k].float().reshape(n, -1) for k in PROPRIO_KEYS if k in obs], dim=1)

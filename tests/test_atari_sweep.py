@@ -1,0 +1,148 @@
+"""The Atari sweep: presets, job folders, the executors (local, Ray, submitit's local one), kill and resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.atari.evaluation import RunScores
+from agents.atari.sweep import PRESETS, Job, Preset, collect_scores, load_preset, main, parse_shard, run_sweep
+
+TINY_OPTIONS = ["--backbone", "tiny-llama", "--n-steps", "8", "--n-minibatches", "2", "--image-size", "32",
+                "--checkpoint-every", "16", "--max-tokens", "16"]
+
+
+def tiny_preset(tmp_path: Path, **changes) -> Path:
+    """Breakout and Asterix: a random policy's episodes end within a few hundred steps."""
+    fields = dict(name="t", games=["breakout", "asterix"], methods=["llarp", "llarp-scratch"], seeds=[0], steps=16,
+                  envs=2, eval_episodes=1, train_options=TINY_OPTIONS)
+    fields.update(changes)
+    path = tmp_path / "preset.json"
+    path.write_text(json.dumps(fields))
+    return path
+
+
+def finished_scores(root: Path) -> dict[str, RunScores]:
+    return {str(p.parent.relative_to(root)): RunScores.read(p) for p in sorted(root.glob("*/*/seed*/scores.json"))}
+
+
+def test_presets_and_their_jobs():
+    paper = PRESETS["paper"]
+    assert len(paper.games) == 55 and len(paper.jobs()) == 55 * 2 * 2 and paper.steps == 100_000_000
+    assert Job("pong", "llarp", 1) in paper.jobs()
+    assert len(PRESETS["cpu"].jobs()) == len(PRESETS["cpu"].games) * 2 * 2
+    with pytest.raises(ValueError, match="unknown preset 'papr'; allowed: paper, "):
+        load_preset("papr")
+    with pytest.raises(ValueError, match="unknown game 'pongg'"):
+        Preset("x", ("pongg",))
+    with pytest.raises(ValueError, match="unknown method 'dqn'; allowed: llarp, llarp-scratch"):
+        Preset("x", ("pong",), methods=("dqn",))
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("4/4", "a/b", "1", "-1/3", "1/0"):
+        with pytest.raises(Exception, match="expected i/N with 0 <= i < N"):
+            parse_shard(bad)
+
+
+def test_bad_input_is_one_line_naming_the_value(tmp_path, capsys):
+    root = tmp_path / "sweep"
+    for argv, message in [
+        (["run", "--preset", "nope", "--out", str(root)], "unknown preset 'nope'; allowed: paper"),
+        (["run", "--preset", "tiny", "--out", str(root), "--executor", "dask"], "invalid choice: 'dask'"),
+        (["run", "--preset", "tiny", "--out", str(root), "--shard", "3/2"], "expected i/N with 0 <= i < N"),
+        (["run", "--preset", str(tiny_preset(tmp_path, games=["pongg"])), "--out", str(root)], "unknown game 'pongg'"),
+        (["run", "--preset", str(tiny_preset(tmp_path, methods=["dqn"])), "--out", str(root)],
+         "unknown method 'dqn'"),
+        (["run", "--preset", "tiny", "--out", str(root), "--executor", "ray", "--ray-address", "127.0.0.1:9"],
+         "--ray-address 127.0.0.1:9 does not answer"),
+    ]:
+        proc = subprocess.run([sys.executable, "-m", "agents.atari.sweep", *argv], capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 2, (argv, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr, (argv, proc.stderr)
+    assert not (root / "breakout").exists()  # nothing was started
+
+
+def run_and_check(tmp_path: Path, executor: str, **options) -> Path:
+    root = tmp_path / executor
+    preset = Preset.from_json(tiny_preset(tmp_path))
+    results = run_sweep(preset, root, executor, **options)
+    assert [r.status for r in results] == ["finished"] * 4, [(str(r.job), r.detail) for r in results]
+    scores = finished_scores(root)
+    assert sorted(scores) == ["asterix/llarp-scratch/seed0", "asterix/llarp/seed0", "breakout/llarp-scratch/seed0",
+                              "breakout/llarp/seed0"]
+    assert all(s.steps >= 16 and len(s.episodes) == 1 for s in scores.values())
+    rows = collect_scores(root).splitlines()
+    assert rows[0] == "method,game,seed,score" and len(rows) == 5
+    return root
+
+
+def test_local_executor_runs_every_job_and_a_second_run_does_nothing(tmp_path, capsys):
+    root = run_and_check(tmp_path, "local", workers=2)
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+    results = run_sweep(Preset.from_json(tmp_path / "preset.json"), root, "local")
+    assert [r.status for r in results] == ["skipped"] * 4
+    assert "4 finished, 0 to run" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} == stamps  # nothing was touched
+    # the report step: scores.csv, table.md and figures
+    assert main(["report", "--out", str(root)]) == 0
+    assert {"scores.csv", "table.md", "per_game.png", "aggregates.png", "curves.png"} <= {p.name for p in root.iterdir()}
+    # another preset into the same folder is refused
+    with pytest.raises(ValueError, match="holds the sweep 't', which differs in steps"):
+        run_sweep(Preset.from_json(tiny_preset(tmp_path, steps=32)), root, "local")
+
+
+def test_shards_split_the_jobs(tmp_path):
+    preset = Preset.from_json(tiny_preset(tmp_path, games=["breakout"], methods=["llarp"], seeds=[0, 1, 2]))
+    first = run_sweep(preset, tmp_path / "s", "local", shard=(0, 2))
+    assert [str(r.job) for r in first] == ["breakout llarp seed 0", "breakout llarp seed 2"]
+    second = run_sweep(preset, tmp_path / "s", "local", shard=(1, 2))
+    assert [str(r.job) for r in second] == ["breakout llarp seed 1"]
+    assert len(finished_scores(tmp_path / "s")) == 3
+
+
+def test_ray_executor_on_this_machine(tmp_path):
+    run_and_check(tmp_path, "ray", address=None, cpus_per_job=1)
+
+
+def test_submitit_local_executor(tmp_path):
+    run_and_check(tmp_path, "submitit", cluster="local", slurm={"timeout_min": 20})
+
+
+def test_a_failed_job_is_reported_and_the_others_finish(tmp_path):
+    preset = Preset.from_json(tiny_preset(tmp_path, methods=["llarp"]))
+    root = tmp_path / "f"
+    bad = Job("breakout", "llarp", 0).folder(root.resolve())
+    bad.mkdir(parents=True)
+    (bad / "checkpoint").mkdir()
+    (bad / "checkpoint" / "model.zip").write_text("not a zip")  # a damaged checkpoint: resuming it fails
+    results = {str(r.job): r for r in run_sweep(preset, root, "local")}
+    assert results["breakout llarp seed 0"].status == "failed"
+    assert "train.log" in results["breakout llarp seed 0"].detail
+    assert results["asterix llarp seed 0"].status == "finished"
+    assert "cannot be loaded" in (bad / "train.log").read_text()
+
+
+def test_a_killed_job_resumes_from_its_last_checkpoint(tmp_path):
+    """Kill the whole sweep once a job has checkpointed; the next run resumes that job, not restarts it."""
+    preset = tiny_preset(tmp_path, games=["breakout"], methods=["llarp"], steps=400, eval_episodes=1)
+    root = tmp_path / "k"
+    argv = [sys.executable, "-m", "agents.atari.sweep", "run", "--preset", str(preset), "--out", str(root),
+            "--no-report"]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent_json = root / "breakout" / "llarp" / "seed0" / "checkpoint" / "agent.json"
+    deadline = time.time() + 240
+    while not agent_json.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert agent_json.exists(), "no checkpoint appeared"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(agent_json.read_text())["num_timesteps"]
+    assert 0 < killed_at < 400
+    assert subprocess.run(argv, capture_output=True, timeout=300).returncode == 0
+    log = (root / "breakout" / "llarp" / "seed0" / "train.log").read_text()
+    assert f"resumed from {agent_json.parent} at {killed_at} steps" in log
+    assert RunScores.read(root / "breakout" / "llarp" / "seed0" / "scores.json").steps >= 400
