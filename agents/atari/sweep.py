@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -46,6 +47,7 @@ class Preset:
     steps: int = 100_000_000
     envs: int = 64
     eval_episodes: int = 8
+    checkpoint_every: int = 1_000_000  # steps between checkpoints: what a killed job can lose
     train_options: tuple[str, ...] = ()  # more options for agents.atari.train, e.g. ("--backbone", "tiny-llama")
     description: str = ""
 
@@ -57,7 +59,7 @@ class Preset:
                 raise ValueError(f"preset {self.name!r}: unknown method {method!r}; allowed: {', '.join(METHODS)}")
         if not self.games or not self.methods or not self.seeds:
             raise ValueError(f"preset {self.name!r} has no jobs (games, methods and seeds must be non-empty)")
-        for key in ("steps", "envs"):
+        for key in ("steps", "envs", "checkpoint_every"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise ValueError(f"preset {self.name!r}: {key} must be an integer >= 1, got {getattr(self, key)!r}")
 
@@ -88,11 +90,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            description="the paper's Figure 7: 55 games x 2 methods x 2 seeds x 100M steps"),
     Preset("atari100k", ATARI_55, steps=100_000,
            description="every game at a 100k-step budget (the Atari-100k setting, for comparison)"),
-    Preset("cpu", CPU_GAMES, steps=100_000, envs=16,
+    Preset("cpu", CPU_GAMES, steps=100_000, envs=16, checkpoint_every=4096,
            description="a 2-core CPU over a few hours: 2 games x 2 methods x 2 seeds x 100k steps, 16 envs"),
-    Preset("tiny", ("pong", "breakout"), seeds=(0,), steps=32, envs=2, eval_episodes=1,
-           train_options=("--backbone", "tiny-llama", "--n-steps", "8", "--n-minibatches", "2", "--image-size", "32",
-                          "--checkpoint-every", "16"),
+    Preset("tiny", ("breakout", "asterix"), seeds=(0,), steps=32, envs=2, eval_episodes=1, checkpoint_every=16,
+           train_options=("--backbone", "tiny-llama", "--n-steps", "8", "--n-minibatches", "2", "--image-size", "32"),
            description="tests: a random tiny LLM, 32 steps"),
 )}
 
@@ -135,11 +136,29 @@ def train_command(job: Job, root: Path, preset: Preset, threads: int | str) -> l
     folder = job.folder(root)
     command = [sys.executable, "-m", "agents.atari.train", "--game", job.game, "--method", job.method,
                "--seed", str(job.seed), "--steps", str(preset.steps), "--envs", str(preset.envs),
-               "--eval-episodes", str(preset.eval_episodes), "--threads", str(threads), "--out", str(folder),
-               *preset.train_options]
+               "--eval-episodes", str(preset.eval_episodes), "--checkpoint-every", str(preset.checkpoint_every),
+               "--threads", str(threads), "--out", str(folder), *preset.train_options]
     if (folder / "checkpoint" / "model.zip").exists():
         command.append("--resume")
     return command
+
+
+def clear_unresumable(folder: Path) -> list[str]:
+    """A job killed before its first checkpoint left logs of a run that cannot be resumed; remove them,
+    so the job starts again instead of failing on 'already holds a training run'."""
+    if (folder / "checkpoint").exists() or (folder / ".checkpoint.tmp").exists() or (folder / ".checkpoint.old").exists():
+        return []
+    cleared = []
+    for name in ("tb", "curve.json", "evals.json"):
+        path = folder / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        cleared.append(name)
+    return cleared
 
 
 def run_job(job: Job, root: str, preset: Preset, threads: int | str = "auto") -> JobResult:
@@ -150,10 +169,13 @@ def run_job(job: Job, root: str, preset: Preset, threads: int | str = "auto") ->
         return JobResult(job, "skipped")
     folder = job.folder(root_path)
     folder.mkdir(parents=True, exist_ok=True)
+    cleared = clear_unresumable(folder)
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                          os.environ.get("PYTHONPATH", "")])}
     with open(folder / "train.log", "a") as log:
+        if cleared:
+            log.write(f"\n# no checkpoint to resume: removed {', '.join(cleared)} and started again\n")
         log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(train_command(job, root_path, preset, threads))}\n")
         log.flush()
         code = subprocess.call(train_command(job, root_path, preset, threads), stdout=log, stderr=subprocess.STDOUT,
