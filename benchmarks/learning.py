@@ -4,8 +4,8 @@
     python benchmarks/learning.py run --methods lstm-llm-resampler,lstm-llm-final --budget 10800 --parallel 2
     python benchmarks/learning.py report            # one PNG + one markdown table of every method run so far
 
-Every method trains with its own script (``examples/train_llarp.py`` /
-``examples/train_lstm.py``) on one subset (``--subset``, ``benchmarks/subsets.py``; default
+Every method trains with its own entry point (``python -m agents.llarp.train`` /
+``python -m agents.lstm.train``) on one subset (``--subset``, ``benchmarks/subsets.py``; default
 ``single-move``: 1,000 training episodes, 100 held-out ones) for ``--budget`` seconds of *training* time
 (held-out evaluations are not counted), with ``--parallel`` methods at a time, each
 limited to ``--threads`` torch threads, so methods run side by side share the machine
@@ -36,11 +36,11 @@ from gym_langrearrange.files import atomic_write, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 METHODS = {
-    "llarp": ["examples/train_llarp.py"],
-    "llarp-scratch": ["examples/train_llarp.py", "--scratch"],
-    "lstm-llm-resampler": ["examples/train_lstm.py", "--encoder", "llm-resampler"],
-    "lstm-llm-final": ["examples/train_lstm.py", "--encoder", "llm-final"],
-    "lstm-t5": ["examples/train_lstm.py", "--encoder", "t5"],  # needs --t5-model (a local Flan-T5 folder)
+    "llarp": ["-m", "agents.llarp.train"],
+    "llarp-scratch": ["-m", "agents.llarp.train", "--scratch"],
+    "lstm-llm-resampler": ["-m", "agents.lstm.train", "--encoder", "llm-resampler"],
+    "lstm-llm-final": ["-m", "agents.lstm.train", "--encoder", "llm-final"],
+    "lstm-t5": ["-m", "agents.lstm.train", "--encoder", "t5"],  # needs --t5-model (a local Flan-T5 folder)
 }
 LABELS = {
     "llarp": "LLaRP (SmolLM2-135M, frozen)",
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"],
                    help="frozen LLaRP's LLM dtype (LLaRP-Scratch is always fp32); auto (default): bfloat16 on "
                         "CUDA and on CPUs with bf16 units (AMX, AVX512-BF16), float32 on other CPUs, where it is "
-                        "~3x faster (benchmarks/llarp_throughput.py); train_llarp.py resolves it and records the "
+                        "~3x faster (benchmarks/llarp_throughput.py); agents.llarp.train resolves it and records the "
                         "result")
     p.add_argument("--llarp-dtype", dest="dtype", choices=["auto", "bfloat16", "float32"], default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)  # the old spelling, kept so existing commands keep working

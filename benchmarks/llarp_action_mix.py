@@ -20,8 +20,8 @@ from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import DummyVecEnv
 from torch.distributions import Categorical
 
-from agents.core.llm import load_tokenizer
-from agents.core.training import env_factory
+from agents.nn.llm import load_tokenizer
+from agents.rearrange import env_factory
 from agents.llarp import LLaRP
 from agents.llarp.policy import StepContext
 from gym_langrearrange.skills import SKILL_CATALOG

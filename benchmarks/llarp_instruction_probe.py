@@ -17,8 +17,8 @@ import re
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.core.llm import load_tokenizer
-from agents.core.training import env_factory
+from agents.nn.llm import load_tokenizer
+from agents.rearrange import env_factory
 from agents.llarp import LLaRP, StepContext
 
 

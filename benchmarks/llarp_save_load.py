@@ -26,9 +26,9 @@ import torch
 from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
-from agents.core.llm import load_tokenizer, model_source
-from agents.core.training import env_factory
+from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
+from agents.nn.llm import load_tokenizer, model_source
+from agents.rearrange import env_factory
 from agents.llarp import LLaRP, tiny_llama_config
 from agents.llarp.diagnostics import rollout_update_gap
 

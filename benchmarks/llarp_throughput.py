@@ -28,9 +28,9 @@ import torch
 from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnvWrapper
 
-from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
-from agents.core.llm import load_tokenizer
-from agents.core.training import env_factory
+from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
+from agents.nn.llm import load_tokenizer
+from agents.rearrange import env_factory
 from agents.llarp import LLaRP, tiny_llama_config
 
 

@@ -15,7 +15,7 @@ makes the task a language task (which receptacle to go to, which object to pick,
 take it, all named only in the instruction) and shrinks what RL must explore on a CPU
 budget: one of 6 pick skills instead of 33, and no `open` first.
 
-Both are written as episode JSON files, so ``examples/train_llarp.py --episodes`` and
+Both are written as episode JSON files, so ``python -m agents.llarp.train --episodes`` and
 ``agents.evaluate --episodes-file`` use them directly.
 """
 from __future__ import annotations

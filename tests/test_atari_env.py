@@ -69,7 +69,7 @@ def test_bad_arguments_are_named(kwargs, message):
 
 
 def test_the_instruction_tokenizes_like_language_rearrangement():
-    from agents.core.llm import load_tokenizer
+    from agents.nn.llm import load_tokenizer
     from gym_langrearrange.wrappers import TokenizeInstruction
 
     env = TokenizeInstruction(make_atari_env("pong"), load_tokenizer("smollm2-135m"), max_tokens=32)

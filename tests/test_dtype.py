@@ -13,8 +13,8 @@ import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import gym_langrearrange  # noqa: F401
-from agents.core import backbone
-from agents.core.backbone import add_dtype_argument, cpu_bf16_flag, cpu_flags, resolve_llm_dtype
+from agents.nn import backbone
+from agents.nn.backbone import add_dtype_argument, cpu_bf16_flag, cpu_flags, resolve_llm_dtype
 from gym_langrearrange.wrappers import TokenizeInstruction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def test_dtype_option_with_hidden_old_spelling(capsys):
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from agents.core.llm import load_tokenizer
+    from agents.nn.llm import load_tokenizer
 
     return load_tokenizer("smollm2-135m")
 
@@ -187,7 +187,7 @@ def _script(relpath):
 
 
 def test_train_llarp_records_the_resolved_dtype_and_takes_both_spellings(tmp_path, monkeypatch):
-    train = _script("examples/train_llarp.py")
+    from agents.llarp import train
     monkeypatch.setattr(backbone, "cpu_flags", lambda: frozenset(ZEN3))
     out = tmp_path / "run"
     argv = ["--backbone", "tiny-llama", "--steps", "8", "--envs", "1", "--n-steps", "8", "--n-minibatches", "1",
@@ -212,10 +212,11 @@ def test_learning_benchmark_passes_dtype_to_train_llarp(tmp_path, monkeypatch):
     assert cmd[cmd.index("--dtype") + 1] == "float32"  # LLaRP-Scratch trains its LLM: always fp32
 
 
-@pytest.mark.parametrize("script", ["examples/train_llarp.py", "benchmarks/llarp_throughput.py",
-                                    "benchmarks/llarp_save_load.py", "benchmarks/learning.py"])
+@pytest.mark.parametrize("script", [["-m", "agents.llarp.train"], ["-m", "agents.atari.train"],
+                                    ["benchmarks/llarp_throughput.py"], ["benchmarks/llarp_save_load.py"],
+                                    ["benchmarks/learning.py"]])
 def test_every_script_names_the_option_dtype(script):
-    help_text = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True,
+    help_text = subprocess.run([sys.executable, *script, "--help"], cwd=ROOT, capture_output=True, text=True,
                                timeout=120, check=True).stdout
     assert "--dtype {auto,bfloat16,float32}" in help_text
     assert "--llm-dtype" not in help_text and "--llarp-dtype" not in help_text

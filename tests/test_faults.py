@@ -21,13 +21,13 @@ import pytest
 
 import agents.evaluate as evaluate_module
 import gym_langrearrange.files as files
-from agents.core.training import recover_checkpoint, save_checkpoint
+from agents.checkpoints import recover_checkpoint, save_checkpoint
 from agents.evaluate import EvalConfig, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTS: Counter = Counter()  # kind of fault -> how many were injected (read by conftest's summary)
 EVAL = [sys.executable, "-m", "agents.evaluate", "--agent", "random-masked", "--datasets", "train", "--no-progress"]
-TRAIN = [sys.executable, "examples/train_llarp.py", "--backbone", "tiny-llama", "--llm-dtype", "float32",
+TRAIN = [sys.executable, "-m", "agents.llarp.train", "--backbone", "tiny-llama", "--llm-dtype", "float32",
          "--envs", "2", "--n-steps", "16", "--n-minibatches", "2", "--image-size", "32", "--checkpoint-every", "32",
          "--eval-episodes", "0", "--threads", "1"]
 

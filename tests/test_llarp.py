@@ -6,7 +6,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
 import gym_langrearrange  # noqa: F401
 from agents.core.agent import SB3Agent
-from agents.core.llm import load_tokenizer
+from agents.nn.llm import load_tokenizer
 from agents.llarp import LLaRP, StepContext, tiny_llama_config
 from agents.llarp.diagnostics import rollout_update_gap
 from gym_langrearrange.wrappers import ActionMaskObservation, TokenizeInstruction

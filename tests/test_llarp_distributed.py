@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_two_process_torchrun_keeps_ranks_identical(tmp_path):
     out = tmp_path / "ddp"
     torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "examples/train_llarp.py",
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "agents.llarp.train",
            "--backbone", "tiny-llama", "--llm-dtype", "float32", "--steps", "1000000", "--time-budget", "8",
            "--envs", "2", "--n-steps", "16",
            "--n-minibatches", "2", "--image-size", "32", "--eval-episodes", "0", "--out", str(out)]
@@ -29,17 +29,18 @@ def test_two_process_torchrun_keeps_ranks_identical(tmp_path):
 
 
 def _budget_decisions(rank: int, init_file: str, clocks: dict, out: str) -> None:
-    """One rank: join a gloo group, ask TrainingProgress whether the budget is spent, with this rank's clock."""
+    """One rank: join a gloo group, ask TimeBudget whether the budget is spent, with this rank's clock."""
     import torch.distributed as dist
 
-    from agents.core.training import TrainingProgress
+    from agents.callbacks import TimeBudget, TrainingClock
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
-    progress = TrainingProgress(1000, Path(out) / "checkpoint", {}, every=10**9, rank=rank, world=2, time_budget=100.0)
+    clock = TrainingClock()
+    budget = TimeBudget(100.0, clock, world=2)
     answers = []
     for rank0_clock, rank1_clock in clocks:
-        progress.elapsed = lambda: rank0_clock if rank == 0 else rank1_clock  # noqa: B023
-        answers.append(progress._budget_spent())
+        clock.elapsed = lambda: rank0_clock if rank == 0 else rank1_clock  # noqa: B023
+        answers.append(budget.budget_spent())
     torch.save(answers, Path(out) / f"rank{rank}_budget.pt")
     dist.destroy_process_group()
 

@@ -14,9 +14,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from transformers import T5Config
 
 import gym_langrearrange  # noqa: F401
-from agents.core.llm import load_tokenizer
+from agents.nn.llm import load_tokenizer
 from agents.core.registry import load_agent
-from agents.core.backbone import load_backbone, tiny_llama_config
+from agents.nn.backbone import load_backbone, tiny_llama_config
 from agents.lstm import InstructionFrameExtractor, InstructionLstmPolicy, build_instruction_encoder, lstm_ppo_kwargs
 from gym_langrearrange.wrappers import TokenizeInstruction
 
@@ -196,7 +196,7 @@ def test_bad_encoder_options_are_named(tokenizer):
 
 def test_train_script_resumes_and_its_checkpoint_evaluates(tmp_path):
     out = tmp_path / "run"
-    common = [sys.executable, "examples/train_lstm.py", "--encoder", "t5", "--encoder-model", "tiny", "--envs", "2",
+    common = [sys.executable, "-m", "agents.lstm.train", "--encoder", "t5", "--encoder-model", "tiny", "--envs", "2",
               "--n-steps", "16", "--image-size", "32", "--max-tokens", "24", "--ent-coef", "0.05", "--out", str(out)]
     subprocess.run(common + ["--steps", "128", "--eval-episodes", "0"], check=True, capture_output=True)
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 
 import gym_langrearrange  # noqa: F401
 from agents.core import load_agent
-from agents.core.llm import load_tokenizer
+from agents.nn.llm import load_tokenizer
 from agents.evaluate import main as evaluate_main
 from gym_langrearrange.files import CorruptFileError
 from gym_langrearrange.wrappers import TokenizeInstruction

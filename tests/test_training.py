@@ -1,31 +1,32 @@
+import json
 from types import SimpleNamespace
 
 from stable_baselines3.common.logger import configure
 
-from agents.core.training import TrainingProgress
+from agents.callbacks import HeldOutEvaluation, TrainingClock
 
 
 def test_a_resumed_run_keeps_its_evaluation_schedule(tmp_path):
     """The last held-out evaluation was at 200 steps, every 100: resuming at 250 must not evaluate
     again at once (a 6-minute evaluation on the learning benchmark), but at 300."""
     evaluated = []
-    progress = TrainingProgress(10**6, tmp_path / "checkpoint", {}, every=10**9, rank=1, eval_every=100,
-                                evaluator=lambda model: evaluated.append(model.num_timesteps) or 0.0,
-                                evals=[{"steps": 200, "seconds": 10.0, "heldout_success": 0.0}])
-    progress.model = SimpleNamespace(num_timesteps=250, logger=configure(None, []))
-    progress._on_training_start()
-    progress.rank = 0  # evaluations run on rank 0 (rank 1 above only to skip the progress bar)
+    heldout = HeldOutEvaluation(lambda model: evaluated.append(model.num_timesteps) or 0.0, every=100,
+                                clock=TrainingClock(), evals=[{"steps": 200, "seconds": 10.0, "heldout_success": 0.0}],
+                                log_dir=tmp_path)
+    heldout.model = SimpleNamespace(num_timesteps=250, logger=configure(None, []))
+    heldout._on_training_start()
     for steps in (250, 280, 300, 350, 400):
-        progress.model.num_timesteps = steps
-        progress._on_rollout_end()
+        heldout.model.num_timesteps = steps
+        heldout._on_rollout_end()
     assert evaluated == [300, 400]
-    assert [e["steps"] for e in progress.evals] == [200, 300, 400]
+    assert [e["steps"] for e in heldout.evals] == [200, 300, 400]
+    assert [e["steps"] for e in json.loads((tmp_path / "evals.json").read_text())] == [200, 300, 400]
 
 
 def test_auto_threads_leave_busy_cores_alone(monkeypatch):
     import os
 
-    from agents.core.training import pick_threads
+    from agents.training import pick_threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
@@ -62,18 +63,12 @@ def test_the_learning_benchmark_resumes_only_what_exists(tmp_path, monkeypatch):
 def test_a_run_folder_holds_one_run(tmp_path):
     """Issue 19, item 1: a rerun without --resume used to replace the run; --resume of a typo'd folder
     started from zero; a resume after the budget trained a few steps more; bad numbers crashed late."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
     import pytest
 
-    from agents.core.training import RunExists
+    from agents.training import RunExists
 
-    root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("train_llarp_script", root / "examples" / "train_llarp.py")
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    from agents.llarp import train
+
     out = tmp_path / "run"
     episodes = tmp_path / "episodes.json"
     from gym_langrearrange.datasets import generate_episode, save_episodes

@@ -173,7 +173,7 @@ def test_prompt_lists_everything():
 
 
 def test_prompt_is_compact():
-    from agents.core.llm import load_tokenizer
+    from agents.nn.llm import load_tokenizer
     from agents.zero_shot.prompt import prompt_token_count
 
     assert prompt_token_count(load_tokenizer("smollm2-135m")) < 700

@@ -25,7 +25,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -338,7 +338,7 @@ def curves_figure(root: Path, path: Path) -> Path:
     return path
 
 
-def report(root: Path, out: Path | None = None) -> Path:
+def report(root: Path, out: Path | None = None, reps: int = 50_000) -> Path:
     """``scores.csv`` and ``curves.png`` in ``out`` (default ``root``), then ``agents.atari.report``'s table
     and figures when both methods have scores."""
     from agents.atari.report import main as report_main
@@ -348,7 +348,7 @@ def report(root: Path, out: Path | None = None) -> Path:
     csv_path = out / "scores.csv"
     atomic_write_text(csv_path, collect_scores(root))
     curves_figure(root, out / "curves.png")
-    report_main([str(csv_path), "--methods", ",".join(METHODS), "--out", str(out)])
+    report_main([str(csv_path), "--methods", ",".join(METHODS), "--out", str(out), "--reps", str(reps)])
     return out
 
 
@@ -386,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("report", help="scores.csv, table.md and figures from a sweep's folder")
     rep.add_argument("--out", required=True, help="the sweep's folder")
     rep.add_argument("--to", default=None, help="write the report here instead (e.g. docs/results/atari)")
+    rep.add_argument("--reps", type=positive_int, default=50_000, help="bootstrap resamples (default 50,000)")
     args = p.parse_args(argv)
 
     if args.command == "list":
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(cost_lines(preset, args.steps_per_second, args.per)))
         return 0
     if args.command == "report":
-        report(Path(args.out), Path(args.to) if args.to else None)
+        report(Path(args.out), Path(args.to) if args.to else None, args.reps)
         return 0
     preset = load_preset(args.preset)
     results = run_sweep(preset, Path(args.out), args.executor, args.shard, args.workers,

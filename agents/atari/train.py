@@ -26,13 +26,15 @@ from agents.atari.envs import make_atari_env
 from agents.atari.evaluation import score_checkpoint
 from agents.atari.scores import ATARI_57, check_game
 from agents.cli import nonnegative_int, positive_int, run_main
-from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
-from agents.core.llm import load_tokenizer
+from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
+from agents.nn.llm import load_tokenizer
 from agents.core.registry import load_model
-from agents.core.training import EpisodeMetric, pick_device, run_arguments, run_training
+from agents.callbacks import EpisodeMetric
+from agents.training import pick_device, run_arguments, run_training
 from agents.llarp import LLaRP, tiny_llama_config
 from gym_langrearrange.wrappers import TokenizeInstruction
 
+PROG = "python -m agents.atari.train"
 METHODS = ("llarp", "llarp-scratch")
 #: the raw game score of each finished training episode (``RecordEpisodeStatistics`` sits below the clipping)
 SCORE = EpisodeMetric("score", lambda info: float(info["episode"]["r"]) if "episode" in info else None,
@@ -45,7 +47,7 @@ def game_name(text: str) -> str:
 
 
 def arguments():
-    p = run_arguments(__doc__, out="runs/atari", n_minibatches=6, envs=64)
+    p = run_arguments(PROG, __doc__, out="runs/atari", n_minibatches=6, envs=64)
     p.set_defaults(steps=1_000_000, checkpoint_every=50_000)
     p.add_argument("--game", type=game_name, required=True, help=f"one of the 57: {', '.join(ATARI_57)}")
     p.add_argument("--method", default="llarp", choices=METHODS)
@@ -119,4 +121,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, prog=PROG))

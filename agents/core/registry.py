@@ -55,7 +55,7 @@ def load_agent(spec: str, **options: Any) -> Agent:
     model = load_model(algorithm, model_file, meta_path, device=options.get("device", "auto"))
     transform = None
     if meta.get("tokenizer"):
-        from agents.core.llm import load_tokenizer
+        from agents.nn.llm import load_tokenizer
         from gym_langrearrange.wrappers import InstructionTokenizer
 
         transform = InstructionTokenizer(load_tokenizer(meta["tokenizer"]), int(meta.get("max_tokens", 64))).transform

@@ -32,10 +32,10 @@ from stable_baselines3.common.policies import BasePolicy
 from torch import nn
 from torch.distributions import Categorical
 
-from agents.core.vision import make_visual_encoder
-from agents.core.backbone import LLM_DTYPES, Backbone, load_backbone, resolve_llm_dtype
-from agents.core.frozen_cache import FrozenOutputCache, row_keys
-from agents.core.observations import PROPRIO_KEYS, proprio_dim
+from agents.nn.vision import make_visual_encoder
+from agents.nn.backbone import LLM_DTYPES, Backbone, load_backbone, resolve_llm_dtype
+from agents.nn.frozen_cache import FrozenOutputCache, row_keys
+from agents.nn.observations import PROPRIO_KEYS, proprio_dim
 from agents.llarp.context import (BufferShape, InPlaceLayer, StepContext, cache_holding, context_after_block,
                                   context_from_entries)
 

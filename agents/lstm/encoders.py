@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from agents.core.frozen_cache import FrozenOutputCache, row_keys
+from agents.nn.frozen_cache import FrozenOutputCache, row_keys
 
 ENCODERS = ("t5", "llm-resampler", "llm-final")
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -139,7 +139,7 @@ def build_instruction_encoder(kind: str = "llm-resampler", model: str = "smollm2
     Args:
         kind: ``"t5"``, ``"llm-resampler"`` or ``"llm-final"``.
         model: for ``t5`` a local T5 folder or hub id (e.g. a downloaded ``google/flan-t5-base``);
-            for the ``llm-*`` kinds anything ``agents.core.llm`` loads (``"smollm2-135m"``,
+            for the ``llm-*`` kinds anything ``agents.nn.llm`` loads (``"smollm2-135m"``,
             ``"gemma3-270m"``, a GGUF file, an HF folder).
         config: a ``transformers`` config: that architecture with random weights (tests).
         finetune: train the language model (default: True for ``t5`` and ``llm-final``);
@@ -163,7 +163,7 @@ def build_instruction_encoder(kind: str = "llm-resampler", model: str = "smollm2
               else T5EncoderModel(config).to(torch_dtype))
         hidden = int(lm.config.d_model)
     else:
-        from agents.core.backbone import load_backbone
+        from agents.nn.backbone import load_backbone
 
         backbone = load_backbone(model, dtype=torch_dtype, config=config)
         lm, hidden = backbone.decoder, backbone.hidden_size

@@ -19,9 +19,9 @@ import torch
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from agents.core.frozen_cache import FrozenOutputCache, row_keys
-from agents.core.observations import PROPRIO_KEYS, proprio_dim
-from agents.core.vision import make_visual_encoder
+from agents.nn.frozen_cache import FrozenOutputCache, row_keys
+from agents.nn.observations import PROPRIO_KEYS, proprio_dim
+from agents.nn.vision import make_visual_encoder
 from agents.lstm.encoders import InstructionEncoder, build_instruction_encoder
 
 

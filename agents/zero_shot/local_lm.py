@@ -1,6 +1,6 @@
 """Text generation from a local causal LM, fast enough for many short plans on a CPU.
 
-``LocalGenerator`` wraps a model from ``agents.core.llm.load_causal_lm`` with its own
+``LocalGenerator`` wraps a model from ``agents.nn.llm.load_causal_lm`` with its own
 decoding loop: greedy (or sampled when ``temperature > 0``), a stop test run on the text
 after every token, and a *prompt cache*: the KV cache of the last call is kept and the
 next prompt only computes the tokens after the longest common prefix. Every plan of
@@ -91,7 +91,7 @@ class LocalGenerator:
 
     def __init__(self, model: str = "smollm2-135m", dtype: Any = "float32", device: str = "cpu",
                  prompt_cache: bool = True) -> None:
-        from agents.core.llm import load_causal_lm
+        from agents.nn.llm import load_causal_lm
 
         self.model_name = str(model)
         self.device = device = resolve_device(device)

@@ -1,6 +1,6 @@
 """A small local OpenAI-compatible chat server, for tests and demos of ZS-ChatGPT.
 
-Serves one causal LM loaded with ``agents.core.llm.load_causal_lm`` (default SmolLM2-135M,
+Serves one causal LM loaded with ``agents.nn.llm.load_causal_lm`` (default SmolLM2-135M,
 fully offline) with the standard library only::
 
     python -m agents.zero_shot.server --model smollm2-135m --host 127.0.0.1 --port 0

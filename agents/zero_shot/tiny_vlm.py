@@ -29,7 +29,7 @@ def make_tiny_vlm(folder: str | Path, tokenizer: str = "smollm2-135m", seed: int
     except ImportError:  # transformers 4: the slow processor is the PIL one
         from transformers import CLIPImageProcessor as ImageProcessor
 
-    from agents.core.llm import load_tokenizer
+    from agents.nn.llm import load_tokenizer
 
     folder = Path(folder)
     tok = load_tokenizer(tokenizer)

@@ -1,10 +1,10 @@
 """Train LLaRP (or LLaRP-Scratch / LLaRP-FT) on Language Rearrangement.
 
-    python examples/train_llarp.py --steps 100000 --envs 8 --out runs/llarp
-    python examples/train_llarp.py --scratch --out runs/llarp-scratch           # LLaRP-Scratch
-    python examples/train_llarp.py --dtype float32 --out runs/llarp-fp32         # LLM dtype (default auto)
-    python examples/train_llarp.py --resume --out runs/llarp                    # continue a run
-    torchrun --nproc_per_node 2 examples/train_llarp.py --steps 100000 --out runs/llarp-ddp   # DD-PPO
+    python -m agents.llarp.train --steps 100000 --envs 8 --out runs/llarp
+    python -m agents.llarp.train --scratch --out runs/llarp-scratch           # LLaRP-Scratch
+    python -m agents.llarp.train --dtype float32 --out runs/llarp-fp32         # LLM dtype (default auto)
+    python -m agents.llarp.train --resume --out runs/llarp                    # continue a run
+    torchrun --nproc_per_node 2 -m agents.llarp.train --steps 100000 --out runs/llarp-ddp   # DD-PPO
 
 Writes ``OUT/checkpoint/`` (model.zip + agent.json, atomically, every --checkpoint-every
 steps and at the end), TensorBoard logs in ``OUT/tb/``, ``OUT/curve.json`` (success during
@@ -18,15 +18,18 @@ from pathlib import Path
 import torch
 
 from agents.cli import run_main
-from agents.core.backbone import add_dtype_argument, resolve_llm_dtype
-from agents.core.llm import load_tokenizer
-from agents.core.training import (dataset_evaluation, heldout_evaluator, init_distributed, make_vec_env, pick_device,
-                                  run_training, training_arguments)
+from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
+from agents.nn.llm import load_tokenizer
+from agents.rearrange import dataset_evaluation, heldout_evaluator, make_vec_env, training_arguments
+from agents.training import init_distributed, pick_device, run_training
 from agents.llarp import LLaRP, tiny_llama_config
 
 
+PROG = "python -m agents.llarp.train"
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = training_arguments(__doc__, out="runs/llarp", n_minibatches=6)
+    p = training_arguments(PROG, __doc__, out="runs/llarp", n_minibatches=6)
     p.add_argument("--backbone", default="smollm2-135m",
                    help="smollm2-135m, gemma3-270m, a .gguf file, an HF folder/hub id, or tiny-llama (random, tests)")
     # dest llm_dtype: agent.json records run options by dest, and resuming compares them
@@ -81,4 +84,4 @@ def _write_rank_params(model: LLaRP, out: Path, rank: int, when: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, prog=PROG))

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from agents.core.llm import DEFAULT_MODEL, load_tokenizer, model_source
+from agents.nn.llm import DEFAULT_MODEL, load_tokenizer, model_source
 
 
 #: LLM weight dtypes by name; ``"auto"`` picks one of the first two for the machine (``resolve_llm_dtype``)

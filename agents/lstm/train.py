@@ -1,11 +1,11 @@
 """Train the LSTM baselines (sb3-contrib RecurrentPPO) on Language Rearrangement.
 
-    python examples/train_lstm.py --encoder llm-resampler --out runs/lstm-llm-resampler   # LSTM-LLaMA (SmolLM2)
-    python examples/train_lstm.py --encoder llm-final --out runs/lstm-llm-final           # fine-tuned LLM encoder
-    python examples/train_lstm.py --encoder t5 --encoder-model path/to/flan-t5-base --out runs/lstm-flan
-    python examples/train_lstm.py --resume --out runs/lstm-llm-resampler                  # continue a run
+    python -m agents.lstm.train --encoder llm-resampler --out runs/lstm-llm-resampler   # LSTM-LLaMA (SmolLM2)
+    python -m agents.lstm.train --encoder llm-final --out runs/lstm-llm-final           # fine-tuned LLM encoder
+    python -m agents.lstm.train --encoder t5 --encoder-model path/to/flan-t5-base --out runs/lstm-flan
+    python -m agents.lstm.train --resume --out runs/lstm-llm-resampler                  # continue a run
 
-Same outputs as ``train_llarp.py``: ``OUT/checkpoint/`` (atomic, periodic), ``OUT/tb/``,
+Same outputs as ``agents.llarp.train``: ``OUT/checkpoint/`` (atomic, periodic), ``OUT/tb/``,
 ``OUT/curve.json``, ``OUT/evals.json`` with ``--heldout``, final ``agents.evaluate`` in
 ``OUT/eval/``. Defaults are the paper's Table 3 for the LSTM baselines: Adam, lr 3e-4,
 4 minibatches, 2 epochs, entropy 0.01, value 0.5, 32 rollout steps.
@@ -25,10 +25,10 @@ import torch
 from sb3_contrib import RecurrentPPO
 
 from agents.cli import run_main
-from agents.core.llm import load_tokenizer
-from agents.core.training import (dataset_evaluation, heldout_evaluator, make_vec_env, pick_device, run_training,
-                                  training_arguments)
-from agents.core.backbone import tiny_llama_config
+from agents.nn.llm import load_tokenizer
+from agents.rearrange import dataset_evaluation, heldout_evaluator, make_vec_env, training_arguments
+from agents.training import pick_device, run_training
+from agents.nn.backbone import tiny_llama_config
 from agents.lstm import ENCODERS, InstructionLstmPolicy, lstm_ppo_kwargs
 
 
@@ -38,8 +38,11 @@ def tiny_t5_config(vocab_size: int):
     return T5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4)
 
 
+PROG = "python -m agents.lstm.train"
+
+
 def main(argv: list[str] | None = None) -> None:
-    p = training_arguments(__doc__, out="runs/lstm", n_minibatches=4)
+    p = training_arguments(PROG, __doc__, out="runs/lstm", n_minibatches=4)
     p.add_argument("--encoder", default="llm-resampler", choices=ENCODERS)
     p.add_argument("--encoder-model", default=None,
                    help="t5: a local T5 folder or hub id (required); llm-*: smollm2-135m (default), gemma3-270m, "
@@ -85,4 +88,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, prog=PROG))
