@@ -14,6 +14,8 @@ AGENT_DEPS = [
     "ale-py>=0.11",  # the Atari games, ROMs included (agents.atari.envs)
     "rliable==1.2.0",  # aggregate statistics of the Atari comparison (agents.atari.aggregates)
     "pandas<3",  # rliable's dependency arch fails to import with pandas 3
+    "submitit>=1.5",  # SLURM job arrays of the Atari sweep (agents.atari.sweep)
+    "ray>=2.40",  # the Atari sweep on a Ray cluster (agents.atari.sweep)
 ]
 
 setup(

@@ -76,3 +76,15 @@ def test_the_instruction_tokenizes_like_language_rearrangement():
     obs, _ = env.reset(seed=0)
     assert obs["instruction"].shape == (32,) and obs["instruction_mask"].sum() > 10
     assert env.observation_space.contains(obs)
+
+
+def test_the_training_command_names_a_bad_game_or_method():
+    import subprocess
+    import sys
+
+    for argv, message in [(["--game", "pongg"], "argument --game: unknown Atari game 'pongg'; allowed: alien,"),
+                          (["--game", "pong", "--method", "dqn"], "invalid choice: 'dqn'"),
+                          (["--game", "pong", "--envs", "0"], "argument --envs: expected an integer >= 1, got '0'")]:
+        run = subprocess.run([sys.executable, "-m", "agents.atari.train", *argv], capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 2 and message in run.stderr, (argv, run.stderr[-500:])

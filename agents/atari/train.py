@@ -16,6 +16,7 @@ raw score of ``--eval-episodes`` episodes of the final policy with sticky action
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -42,8 +43,11 @@ SCORE = EpisodeMetric("score", lambda info: float(info["episode"]["r"]) if "epis
 
 
 def game_name(text: str) -> str:
-    """``--game``: a game of the score table (ale-py's spelling ``MsPacman`` is accepted too)."""
-    return check_game(text)
+    """``--game``: a game of the score table, by its name there (``ms_pacman``)."""
+    try:
+        return check_game(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def arguments():
