@@ -57,7 +57,7 @@ def make_vec_env(args: Any, tokenizer: Any, rank: int = 0):
 
     fns = [env_factory(tokenizer, args.max_tokens, args.split, args.episodes, args.image_size,
                        seed=args.seed + 1000 * rank + i,
-                       action_mask=getattr(args, "action_mask", False))  # only train_llarp.py has --action-mask
+                       action_mask=getattr(args, "action_mask", False))  # only agents.llarp.train has --action-mask
            for i in range(args.envs)]
     return VecMonitor(SubprocVecEnv(fns) if args.subproc else DummyVecEnv(fns))
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from agents.atari.evaluation import RunScores
-from agents.atari.sweep import PRESETS, Job, Preset, collect_scores, load_preset, main, parse_shard, run_sweep
+from agents.atari.jobs import Job
+from agents.atari.presets import PRESETS, Preset, load_preset
+from agents.atari.sweep import collect_scores, main, parse_shard, run_sweep
 
 TINY_OPTIONS = ["--backbone", "tiny-llama", "--n-steps", "8", "--n-minibatches", "2", "--image-size", "32",
                 "--max-tokens", "16"]

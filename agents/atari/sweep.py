@@ -11,7 +11,7 @@ Each job is the run folder ``OUT/GAME/METHOD/seedS`` of ``python -m agents.atari
 whose ``scores.json`` exists is finished and skipped; one with a checkpoint resumes from it; a
 job that fails is reported (its log is ``OUT/GAME/METHOD/seedS/train.log``) and the others go
 on. ``OUT/sweep.json`` records the preset: a later command on the same folder must name the
-same one. A preset is a name of :data:`PRESETS` or a JSON file with the fields of :class:`Preset`.
+same one. A preset is a name of :data:`agents.atari.presets.PRESETS` or a JSON file with the fields of :class:`Preset`.
 """
 from __future__ import annotations
 
@@ -19,239 +19,19 @@ import argparse
 import csv
 import io
 import json
-import os
-import shutil
-import socket
-import subprocess
 import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from agents.atari.evaluation import SCORES_FILE, RunScores
-from agents.atari.scores import ATARI_55, check_game
+from agents.atari.executors import EXECUTORS
+from agents.atari.jobs import JobResult, is_finished
+from agents.atari.presets import Preset, load_preset
 from agents.atari.train import METHODS
 from agents.cli import positive_int, run_main
 from gym_langrearrange.files import atomic_write_json, atomic_write_text, read_json
 
-
-@dataclass(frozen=True)
-class Preset:
-    """A sweep: every game x method x seed, each trained for ``steps`` with these options."""
-
-    name: str
-    games: tuple[str, ...]
-    methods: tuple[str, ...] = METHODS
-    seeds: tuple[int, ...] = (0, 1)
-    steps: int = 100_000_000
-    envs: int = 64
-    eval_episodes: int = 8
-    checkpoint_every: int = 1_000_000  # steps between checkpoints: what a killed job can lose
-    train_options: tuple[str, ...] = ()  # more options for agents.atari.train, e.g. ("--backbone", "tiny-llama")
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        for game in self.games:
-            check_game(game)
-        for method in self.methods:
-            if method not in METHODS:
-                raise ValueError(f"preset {self.name!r}: unknown method {method!r}; allowed: {', '.join(METHODS)}")
-        if not self.games or not self.methods or not self.seeds:
-            raise ValueError(f"preset {self.name!r} has no jobs (games, methods and seeds must be non-empty)")
-        for key in ("steps", "envs", "checkpoint_every"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise ValueError(f"preset {self.name!r}: {key} must be an integer >= 1, got {getattr(self, key)!r}")
-
-    @classmethod
-    def from_json(cls, path: Path) -> "Preset":
-        data = read_json(path, "sweep preset")
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"{path}: unknown preset field(s) {', '.join(sorted(unknown))}; allowed: "
-                             f"{', '.join(cls.__dataclass_fields__)}")
-        data.setdefault("name", Path(path).stem)
-        for key in ("games", "methods", "seeds", "train_options"):
-            if key in data:
-                data[key] = tuple(data[key])
-        return cls(**data)
-
-    def jobs(self) -> list["Job"]:
-        """Game by game, seed by seed, both methods side by side (a sweep cut short has pairs to compare)."""
-        return [Job(g, m, s) for g in self.games for s in self.seeds for m in self.methods]
-
-
-#: games where a short CPU budget can show learning: frequent rewards from the first episodes, low
-#: random scores, and gains within ~10^5 steps in the Atari-100k literature (docs/results/atari/README.md)
-CPU_GAMES = ("breakout", "boxing")
-
-PRESETS: dict[str, Preset] = {p.name: p for p in (
-    Preset("paper", ATARI_55, steps=100_000_000,
-           description="the paper's Figure 7: 55 games x 2 methods x 2 seeds x 100M steps"),
-    Preset("atari100k", ATARI_55, steps=100_000,
-           description="every game at a 100k-step budget (the Atari-100k setting, for comparison)"),
-    Preset("cpu", CPU_GAMES, steps=100_000, envs=16, checkpoint_every=4096,
-           description="a 2-core CPU over a few hours: 2 games x 2 methods x 2 seeds x 100k steps, 16 envs"),
-    Preset("tiny", ("breakout", "asterix"), seeds=(0,), steps=32, envs=2, eval_episodes=1, checkpoint_every=16,
-           train_options=("--backbone", "tiny-llama", "--n-steps", "8", "--n-minibatches", "2", "--image-size", "32"),
-           description="tests: a random tiny LLM, 32 steps"),
-)}
-
-
-def load_preset(name_or_file: str) -> Preset:
-    if name_or_file in PRESETS:
-        return PRESETS[name_or_file]
-    if name_or_file.endswith(".json") and Path(name_or_file).is_file():
-        return Preset.from_json(Path(name_or_file))
-    raise ValueError(f"unknown preset {name_or_file!r}; allowed: {', '.join(PRESETS)}, or a .json file")
-
-
-@dataclass(frozen=True)
-class Job:
-    game: str
-    method: str
-    seed: int
-
-    def folder(self, root: Path) -> Path:
-        return Path(root) / self.game / self.method / f"seed{self.seed}"
-
-    def __str__(self) -> str:
-        return f"{self.game} {self.method} seed {self.seed}"
-
-
-@dataclass
-class JobResult:
-    job: Job
-    status: str  # "finished" (scores written), "failed", or "skipped" (already finished)
-    seconds: float = 0.0
-    detail: str = ""  # the score, or what failed
-
-
-def is_finished(job: Job, root: Path, preset: Preset) -> bool:
-    path = job.folder(root) / SCORES_FILE
-    return path.exists() and RunScores.read(path).steps >= preset.steps
-
-
-def train_command(job: Job, root: Path, preset: Preset, threads: int | str) -> list[str]:
-    folder = job.folder(root)
-    command = [sys.executable, "-m", "agents.atari.train", "--game", job.game, "--method", job.method,
-               "--seed", str(job.seed), "--steps", str(preset.steps), "--envs", str(preset.envs),
-               "--eval-episodes", str(preset.eval_episodes), "--checkpoint-every", str(preset.checkpoint_every),
-               "--threads", str(threads), "--out", str(folder), *preset.train_options]
-    if (folder / "checkpoint" / "model.zip").exists():
-        command.append("--resume")
-    return command
-
-
-def clear_unresumable(folder: Path) -> list[str]:
-    """A job killed before its first checkpoint left logs of a run that cannot be resumed; remove them,
-    so the job starts again instead of failing on 'already holds a training run'."""
-    if (folder / "checkpoint").exists() or (folder / ".checkpoint.tmp").exists() or (folder / ".checkpoint.old").exists():
-        return []
-    cleared = []
-    for name in ("tb", "curve.json", "evals.json"):
-        path = folder / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        else:
-            continue
-        cleared.append(name)
-    return cleared
-
-
-def run_job(job: Job, root: str, preset: Preset, threads: int | str = "auto") -> JobResult:
-    """Train (or resume) one job in a child process, its output in ``train.log``; never raises for a
-    failed job. The same function runs under every executor."""
-    root_path = Path(root)
-    if is_finished(job, root_path, preset):
-        return JobResult(job, "skipped")
-    folder = job.folder(root_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    cleared = clear_unresumable(folder)
-    t0 = time.perf_counter()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                                         os.environ.get("PYTHONPATH", "")])}
-    with open(folder / "train.log", "a") as log:
-        if cleared:
-            log.write(f"\n# no checkpoint to resume: removed {', '.join(cleared)} and started again\n")
-        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(train_command(job, root_path, preset, threads))}\n")
-        log.flush()
-        code = subprocess.call(train_command(job, root_path, preset, threads), stdout=log, stderr=subprocess.STDOUT,
-                               env=env)
-    seconds = time.perf_counter() - t0
-    if code == 0 and (folder / SCORES_FILE).exists():
-        return JobResult(job, "finished", seconds, f"score {RunScores.read(folder / SCORES_FILE).mean:.1f}")
-    return JobResult(job, "failed", seconds, f"exit code {code}; see {folder / 'train.log'}")
-
-
-# --- executors: each runs a list of jobs and yields their results ------------------------------------------
-
-def run_local(jobs: list[Job], root: Path, preset: Preset, workers: int, **_: Any):
-    """``workers`` jobs at a time, each a child process with an equal share of this machine's cores."""
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // workers)
-    with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(run_job, job, str(root), preset, threads) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def run_submitit(jobs: list[Job], root: Path, preset: Preset, cluster: str, slurm: dict[str, Any], **_: Any):
-    """One SLURM job array (``cluster="slurm"``), or submitit's local executor (``"local"``, for tests)."""
-    import submitit
-
-    executor = submitit.AutoExecutor(folder=str(root / "submitit"), cluster=cluster)
-    executor.update_parameters(**slurm)
-    array = executor.map_array(run_job, jobs, [str(root)] * len(jobs), [preset] * len(jobs))
-    for job, handle in zip(jobs, array):
-        try:
-            yield handle.result()
-        except Exception as e:  # the job's process died (preempted, out of memory, ...): report, go on
-            yield JobResult(job, "failed", detail=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-
-
-def run_ray(jobs: list[Job], root: Path, preset: Preset, address: str | None, cpus_per_job: int, **_: Any):
-    """One Ray task per job, on the cluster at ``address`` (a local Ray when None)."""
-    import ray
-
-    if address:
-        check_answers(address)
-    ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-             **({} if address else {"num_cpus": max(cpus_per_job, os.cpu_count() or 1)}))
-    try:
-        task = ray.remote(num_cpus=cpus_per_job)(run_job)
-        pending = {task.remote(job, str(root), preset, cpus_per_job): job for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            job = pending.pop(done[0])
-            try:
-                yield ray.get(done[0])
-            except Exception as e:
-                yield JobResult(job, "failed", detail=f"{type(e).__name__}: {e}")
-    finally:
-        ray.shutdown()
-
-
-def check_answers(address: str, timeout: float = 5.0) -> None:
-    """Fail at once, naming the address, when nothing listens there (Ray itself retries for minutes)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--ray-address must be HOST:PORT (e.g. 10.0.0.5:6379), got {address!r}")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as e:
-        raise ConnectionError(f"--ray-address {address} does not answer ({e.strerror or e}); start the cluster "
-                              f"with 'ray start --head', or leave --ray-address out for a local Ray") from None
-
-
-EXECUTORS: dict[str, Callable[..., Any]] = {"local": run_local, "submitit": run_submitit, "ray": run_ray}
-
-
-# --- the command line ---------------------------------------------------------------------------------------
 
 def parse_shard(text: str) -> tuple[int, int]:
     """``--shard i/N``: this machine runs jobs i, i+N, i+2N, ... (0 <= i < N)."""
@@ -262,13 +42,14 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def claim_folder(root: Path, preset: Preset) -> None:
-    """Record the preset in ``OUT/sweep.json``; refuse a folder that holds another sweep."""
+    """Record the preset in ``OUT/sweep.json``; refuse a folder that holds another sweep (one that differs in
+    what its jobs are: its name and description may change)."""
     path = root / "sweep.json"
     mine = json.loads(json.dumps(asdict(preset)))
     if path.exists():
         theirs = read_json(path, "sweep record")
-        if theirs != mine:
-            differ = sorted(k for k in mine if mine.get(k) != theirs.get(k))
+        differ = sorted(k for k in mine if k not in ("name", "description") and mine.get(k) != theirs.get(k))
+        if differ:
             raise ValueError(f"{root} holds the sweep {theirs.get('name')!r}, which differs in {', '.join(differ)}; "
                              f"use the same preset or another --out")
         return
