@@ -88,3 +88,31 @@ def test_the_training_command_names_a_bad_game_or_method():
         run = subprocess.run([sys.executable, "-m", "agents.atari.train", *argv], capture_output=True, text=True,
                              timeout=120)
         assert run.returncode == 2 and message in run.stderr, (argv, run.stderr[-500:])
+
+
+def test_scores_of_a_finished_run_are_kept_not_recomputed(tmp_path):
+    """score_checkpoint writes scores.json once per training length: asked again for the same steps it
+    returns the file without playing; a longer-trained model is scored again."""
+    from types import SimpleNamespace
+
+    from agents.atari.evaluation import RunScores, score_checkpoint
+    from agents.nn.llm import load_tokenizer
+
+    rng = np.random.default_rng(0)
+    played = []
+
+    def predict(obs, state=None, episode_start=None, deterministic=False):
+        played.append(1)
+        return rng.integers(0, 18, len(episode_start)), None
+
+    tokenizer = load_tokenizer("smollm2-135m")
+    model = SimpleNamespace(num_timesteps=100, predict=predict)
+    args = dict(game="breakout", method="llarp", seed=0, out=tmp_path, episodes=2, tokenizer=tokenizer, max_tokens=16,
+                image_size=16, instruction="name", deterministic=False)
+    first = score_checkpoint(model, **args)
+    assert len(first.episodes) == 2 and first.steps == 100 and played
+    assert RunScores.read(tmp_path / "scores.json") == first
+    played.clear()
+    assert score_checkpoint(model, **args) == first and not played  # kept, nothing played
+    model.num_timesteps = 200
+    assert score_checkpoint(model, **args).steps == 200 and played
