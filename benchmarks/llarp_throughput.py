@@ -46,6 +46,7 @@ def main() -> None:
     p.add_argument("--max-tokens", type=int, default=None, help="default 48 (langrearrange), 32 (atari)")
     p.add_argument("--updates", type=int, default=4)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--prefix-context", default="recompute", choices=["recompute", "cached"])
     args = p.parse_args()
     args.dtype = resolve_llm_dtype(args.dtype, "cpu")
     if args.threads:
@@ -66,7 +67,7 @@ def main() -> None:
                for i in range(args.envs)]
         extra = {}
     venv = TimedVecEnv(DummyVecEnv(fns))
-    model = LLaRP("LLaRPPolicy", venv, n_steps=args.n_steps, seed=0, device="cpu",
+    model = LLaRP("LLaRPPolicy", venv, n_steps=args.n_steps, seed=0, device="cpu", prefix_context=args.prefix_context,
                   policy_kwargs=dict(llm_dtype=args.dtype, **kwargs), **extra)
     model._setup_learn(10**9, callback=None)
     callback = CallbackList([])
@@ -90,7 +91,7 @@ def main() -> None:
     peak = matmul_gflops(getattr(torch, args.dtype))
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{args.task}{' ' + args.game if atari else ''}: "
-          f"backbone {args.backbone} ({args.dtype}), {args.envs} envs x {args.n_steps} steps, "
+          f"backbone {args.backbone} ({args.dtype}), prefix {args.prefix_context}, {args.envs} envs x {args.n_steps} steps, "
           f"{args.image_size}px, torch threads {torch.get_num_threads()}")
     print("| phase | seconds per update | steps/s |\n|---|---:|---:|")
     print(f"| rollout (decode + env) | {r:.2f} | {steps / r:,.0f} |")

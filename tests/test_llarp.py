@@ -25,10 +25,11 @@ def make_venv(tokenizer, n=3, max_steps=5, cls=DummyVecEnv, action_mask=False):
     return cls([fn] * n)
 
 
-def tiny_model(venv, **policy_kwargs):
+def tiny_model(venv, prefix_context="recompute", **policy_kwargs):
     kwargs = dict(backbone_config=tiny_llama_config(), llm_dtype="float32")
     kwargs.update(policy_kwargs)
-    return LLaRP("LLaRPPolicy", venv, n_steps=8, n_minibatches=2, seed=0, policy_kwargs=kwargs)
+    return LLaRP("LLaRPPolicy", venv, n_steps=8, n_minibatches=2, seed=0, prefix_context=prefix_context,
+                 policy_kwargs=kwargs)
 
 
 @pytest.mark.parametrize("policy_kwargs", [{}, {"tokens_per_step": 2, "proprio": "token"}])
@@ -151,19 +152,34 @@ def window_model(tokenizer, n=2, max_steps=7, layers=2, **kwargs):
     return tiny_model(venv, backbone_config=tiny_llama_config(layers=layers), context_steps=3, **kwargs)
 
 
+@pytest.mark.parametrize("prefix_context", ["recompute", "cached"])
 @pytest.mark.parametrize("policy_kwargs", [{}, {"tokens_per_step": 2, "proprio": "token"}])
-def test_rollout_equals_update_pass_with_episodes_longer_than_the_window(tokenizer, policy_kwargs):
+def test_rollout_equals_update_pass_with_episodes_longer_than_the_window(tokenizer, policy_kwargs, prefix_context):
     """Episodes of 7 steps, a window of 3, rollouts of 8: windows cross rollout boundaries (the rollout
-    starts from a context rebuilt from the last 2 steps), segments are longer than the window (the
-    update pass's banded mask), and the numbers still agree."""
-    model = window_model(tokenizer, n=3, **policy_kwargs)
+    starts from a context rebuilt from the last 2 steps, or kept from the last rollout), segments are
+    longer than the window (the update pass's banded mask), and the numbers still agree."""
+    model = window_model(tokenizer, n=3, prefix_context=prefix_context, **policy_kwargs)
     gap = rollout_update_gap(model, rollouts=4, minibatches=2)
     assert gap.log_prob <= 1e-4 and gap.value <= 1e-4
     assert gap.continued > 0
     buffer = model.rollout_buffer
-    assert max(len(p) for p in buffer.prefix) == 2  # the history is cut to the window minus one
+    if prefix_context == "recompute":
+        assert max(len(p) for p in buffer.prefix) == 2  # the history is cut to the window minus one
+    else:
+        assert buffer.context is not None and not any(buffer.prefix)  # keys/values instead of frames
     assert buffer.prefix_first.max() > 0  # a prefix that starts inside its episode
     assert max(b - a for _, a, b in buffer.segments()) > 3  # a segment longer than the window
+
+
+def test_a_cached_prefix_gets_no_gradient_and_learning_works(tokenizer):
+    """prefix_context="cached" trains (adapters change) and its stored context carries no graph."""
+    model = window_model(tokenizer, n=2, prefix_context="cached")
+    before = {k: v.detach().clone() for k, v in model.policy.named_parameters() if not k.startswith("llm.")}
+    model.learn(48)
+    assert model.rollout_buffer.context is not None and not model.rollout_buffer.context.kv.requires_grad
+    assert all(not torch.equal(dict(model.policy.named_parameters())[k], v) for k, v in before.items())
+    with pytest.raises(ValueError, match="prefix_context must be one of recompute, cached, got 'stale'"):
+        tiny_model(make_venv(tokenizer), prefix_context="stale")
 
 
 def test_the_window_bounds_what_a_step_sees_and_the_memory(tokenizer):

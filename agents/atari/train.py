@@ -33,6 +33,7 @@ from agents.core.registry import load_model
 from agents.callbacks import EpisodeMetric
 from agents.training import pick_device, run_arguments, run_training
 from agents.llarp import LLaRP, tiny_llama_config
+from agents.llarp.algorithm import PREFIX_CONTEXTS
 from gym_langrearrange.wrappers import TokenizeInstruction
 
 PROG = "python -m agents.atari.train"
@@ -59,6 +60,9 @@ def arguments():
                    "folder, or tiny-llama (random, tests)")
     add_dtype_argument(p, "--llm-dtype", dest="llm_dtype")
     p.add_argument("--context-steps", type=positive_int, default=32, help="steps in the LLM's context window")
+    p.add_argument("--prefix-context", default="recompute", choices=PREFIX_CONTEXTS,
+                   help="a rollout's context of earlier steps: recompute (default, exact gradients) or cached "
+                        "(the last rollout's keys/values, detached; ~2x faster, see LLaRP)")
     p.add_argument("--image-size", type=positive_int, default=84)
     p.add_argument("--instruction", default="name",
                    help="'name' (the game's name and the goal, default), 'none' (the goal only) or a text")
@@ -108,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     def build(venv, tensorboard_log):
         return LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, ent_coef=args.ent_coef, n_steps=args.n_steps,
                      n_minibatches=args.n_minibatches, seed=args.seed, device=device, value_loss="huber",
-                     max_grad_norm=0.5, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
+                     max_grad_norm=0.5, prefix_context=args.prefix_context, policy_kwargs=policy_kwargs,
+                     tensorboard_log=tensorboard_log)
 
     def final(checkpoint: Path) -> None:
         if args.eval_episodes == 0:

@@ -29,6 +29,9 @@ from agents.llarp.policy import LLaRPPolicy, StepContext
 
 #: the value-loss choices: squared error, or Huber with delta 1 (less sway from large return errors)
 VALUE_LOSSES = {"mse": F.mse_loss, "huber": F.huber_loss}
+#: how a rollout's context of earlier steps is made: re-encoded with the current parameters (gradients
+#: flow through it in the update), or kept from the last rollout, as Transformer-XL keeps its memory
+PREFIX_CONTEXTS = ("recompute", "cached")
 
 
 class LLaRP(OnPolicyAlgorithm):
@@ -43,6 +46,12 @@ class LLaRP(OnPolicyAlgorithm):
         gamma, gae_lambda: 0.99, 0.95.
         value_loss: "mse" (default) or "huber" (delta 1; the paper's fix on Atari, C.6, where value
             errors on large returns destabilised the actor).
+        prefix_context: how a rollout sees the steps its episodes took before it. "recompute" (default):
+            the last ``context_steps - 1`` steps are re-encoded with the current parameters at the rollout
+            start and again in the update, gradients flowing through them. "cached": the keys/values the
+            previous rollout left are kept (computed with the previous parameters) and the update attends
+            to them detached, as Transformer-XL's memory; it saves a visual-encoder and LLM pass over
+            those steps in the rollout and a forward + backward in the update (~2x on Atari).
     Episode ends (success or the 32-step horizon) are terminal: the horizon is part of the task.
     """
 
@@ -52,7 +61,7 @@ class LLaRP(OnPolicyAlgorithm):
                  n_steps: int = 32, n_minibatches: int = 6, n_epochs: int = 1, gamma: float = 0.99,
                  gae_lambda: float = 0.95, clip_range: float | Schedule = 0.2, normalize_advantage: bool = True,
                  ent_coef: float = 0.01, vf_coef: float = 0.5, max_grad_norm: float = 0.5,
-                 value_loss: str = "mse", stats_window_size: int = 100, tensorboard_log: str | None = None,
+                 value_loss: str = "mse", prefix_context: str = "recompute", stats_window_size: int = 100, tensorboard_log: str | None = None,
                  policy_kwargs: dict[str, Any] | None = None, verbose: int = 0, seed: int | None = None,
                  device: torch.device | str = "auto", _init_setup_model: bool = True) -> None:
         super().__init__(policy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
@@ -65,6 +74,9 @@ class LLaRP(OnPolicyAlgorithm):
             raise ValueError(f"n_minibatches must be >= 1, got {n_minibatches}")
         if value_loss not in VALUE_LOSSES:
             raise ValueError(f"value_loss must be one of {', '.join(VALUE_LOSSES)}, got {value_loss!r}")
+        if prefix_context not in PREFIX_CONTEXTS:
+            raise ValueError(f"prefix_context must be one of {', '.join(PREFIX_CONTEXTS)}, got {prefix_context!r}")
+        self.prefix_context = prefix_context
         self.value_loss = value_loss
         self.n_minibatches = n_minibatches
         self.n_epochs = n_epochs
@@ -81,10 +93,11 @@ class LLaRP(OnPolicyAlgorithm):
         window = self.policy.context_steps
         self._history = [deque(maxlen=None if window is None else window - 1) for _ in range(self.n_envs)]
         self._episode_steps = np.zeros(self.n_envs, dtype=np.int64)
+        self._carried: StepContext | None = None  # prefix_context="cached": the context the last rollout left
         self._shuffle_rng = np.random.default_rng(self.seed)
 
     def _excluded_save_params(self) -> list[str]:
-        return super()._excluded_save_params() + ["_history", "_episode_steps", "_shuffle_rng"]
+        return super()._excluded_save_params() + ["_history", "_episode_steps", "_carried", "_shuffle_rng"]
 
     # --- rollouts ----------------------------------------------------------------------------------
 
@@ -123,9 +136,16 @@ class LLaRP(OnPolicyAlgorithm):
         assert self._last_obs is not None, "no previous observation was provided"
         self.policy.set_training_mode(False)
         rollout_buffer.reset()
-        prefix, first = self._history_prefix()
-        rollout_buffer.set_prefix(prefix, first)
-        ctx = self._context_from_history(prefix, first)
+        cached = self.prefix_context == "cached"
+        if cached:  # continue from the keys/values the last rollout left (computed with the old parameters)
+            starts = np.asarray(self._last_episode_starts, dtype=bool)
+            ctx = self._carried if self._carried is not None else StepContext.empty(self.n_envs, self.device)
+            rollout_buffer.set_prefix([[]] * self.n_envs, np.where(starts, 0, self._episode_steps),
+                                      context=None if starts.all() or ctx.kv is None else ctx.clone())
+        else:
+            prefix, first = self._history_prefix()
+            rollout_buffer.set_prefix(prefix, first)
+            ctx = self._context_from_history(prefix, first)
         callback.on_rollout_start()
         n_steps = 0
         while n_steps < n_rollout_steps:
@@ -155,8 +175,11 @@ class LLaRP(OnPolicyAlgorithm):
             self._last_obs = new_obs
             self._last_episode_starts = dones
         with torch.no_grad():
+            # (cached: the next rollout continues from ctx, so the bootstrap step must not write into it)
             _, last_values, _ = self.policy.act(obs_as_tensor(new_obs, self.device), ctx,
-                                                torch.as_tensor(dones, device=self.device), in_place=True)
+                                                torch.as_tensor(dones, device=self.device), in_place=not cached)
+        if cached:
+            self._carried = ctx
         rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -173,8 +196,9 @@ class LLaRP(OnPolicyAlgorithm):
         for _ in range(self.n_epochs):
             batches = list(self.rollout_buffer.sequence_batches(self.n_minibatches, self._shuffle_rng))
             for batch in batches[:_common_count(len(batches), self.device)]:
-                logits, values = self.policy.evaluate_sequences(batch.instruction, batch.instruction_mask, batch.steps,
-                                                                batch.step_mask, batch.first_step)  # (B,T,A), (B,T)
+                logits, values = self.policy.evaluate_sequences(
+                    batch.instruction, batch.instruction_mask, batch.steps, batch.step_mask, batch.first_step,
+                    batch.context, batch.context_rows)  # (B, T, A), (B, T)
                 logits, values = logits[batch.score_mask], values[batch.score_mask]  # (n,A), (n,)
                 distribution = Categorical(logits=logits)
                 log_prob = distribution.log_prob(batch.actions)

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from stable_baselines3.common.buffers import DictRolloutBuffer
 
+from agents.llarp.context import StepContext
+
 INSTRUCTION_KEYS = ("instruction", "instruction_mask")
 
 
@@ -27,6 +29,8 @@ class SequenceBatch:
     step_mask: torch.Tensor  # (B, T) the step exists
     score_mask: torch.Tensor  # (B, T) the step belongs to this rollout (prefix steps are context only)
     first_step: torch.Tensor  # (B,) the episode step of each row's first step
+    context: "StepContext | None"  # with prefix_context="cached": the rollout-start context of every env
+    context_rows: torch.Tensor  # (B,) the env whose rollout-start context a row continues (-1: none)
     # per scored step, in row-major (B, T) order of score_mask:
     actions: torch.Tensor
     old_log_prob: torch.Tensor
@@ -40,12 +44,21 @@ class EpisodeContextBuffer(DictRolloutBuffer):
         super().reset()
         self.prefix: list[list[dict[str, np.ndarray]]] = [[] for _ in range(self.n_envs)]
         self.prefix_first = np.zeros(self.n_envs, dtype=np.int64)
+        self.context = None
 
-    def set_prefix(self, prefix: list[list[dict[str, np.ndarray]]], first: np.ndarray | None = None) -> None:
+    def set_prefix(self, prefix: list[list[dict[str, np.ndarray]]], first: np.ndarray | None = None,
+                   context: "StepContext | None" = None) -> None:
         """Per env: observations of the current episode's steps before this rollout that the rollout's
-        context holds, and the episode step of the first (default 0: the whole episode so far)."""
+        context holds, and the episode step of the first (default 0: the whole episode so far); or
+        instead of observations, the rollout-start ``context`` itself (its keys/values, detached)."""
         self.prefix = [list(p) for p in prefix]
         self.prefix_first = np.zeros(self.n_envs, dtype=np.int64) if first is None else np.asarray(first, np.int64)
+        self.context = context
+
+    @property
+    def continuing(self) -> np.ndarray:
+        """(n_envs,) which envs began this rollout inside an episode."""
+        return ~self.episode_starts[0].astype(bool)
 
     def segments(self) -> list[tuple[int, int, int]]:
         """(env, first step, end step) of every episode segment in the rollout."""
@@ -101,7 +114,9 @@ class EpisodeContextBuffer(DictRolloutBuffer):
             picks_e += [e] * (b - a)
         first = [a for _, a, _, _ in rows]
         envs = [e for e, _, _, _ in rows]
-        first_step = [self.prefix_first[e] if p else 0 for e, _, _, p in rows]
+        continues = [a == 0 and not self.episode_starts[0, e] for e, a, _, _ in rows]
+        first_step = [self.prefix_first[e] if c else 0 for (e, _, _, _), c in zip(rows, continues)]
+        context_rows = [e if c and self.context is not None else -1 for (e, _, _, _), c in zip(rows, continues)]
         dev = self.device
 
         def t(x: np.ndarray) -> torch.Tensor:
@@ -111,7 +126,8 @@ class EpisodeContextBuffer(DictRolloutBuffer):
             instruction=t(self.observations["instruction"][first, envs]).long(),
             instruction_mask=t(self.observations["instruction_mask"][first, envs]).long(),
             steps={k: t(v) for k, v in steps.items()}, step_mask=t(step_mask), score_mask=t(score_mask),
-            first_step=t(np.asarray(first_step, dtype=np.int64)),
+            first_step=t(np.asarray(first_step, dtype=np.int64)), context=self.context,
+            context_rows=t(np.asarray(context_rows, dtype=np.int64)),
             actions=t(self.actions[picks_t, picks_e]).long().reshape(-1),
             old_log_prob=t(self.log_probs[picks_t, picks_e]).float(),
             old_values=t(self.values[picks_t, picks_e]).float(),

@@ -29,11 +29,12 @@ def rollout_update_gap(model, rollouts: int = 3, minibatches: int = 2) -> Rollou
     continued = 0
     for _ in range(rollouts):  # no update in between: the parameters stay the same
         model.collect_rollouts(model.env, callback, model.rollout_buffer, model.n_steps)
-        continued += sum(bool(p) for p in model.rollout_buffer.prefix)
+        continued += int(model.rollout_buffer.continuing.sum())
         with torch.no_grad():
             for batch in model.rollout_buffer.sequence_batches(minibatches):
                 logits, values = model.policy.evaluate_sequences(batch.instruction, batch.instruction_mask,
-                                                                 batch.steps, batch.step_mask, batch.first_step)
+                                                                 batch.steps, batch.step_mask, batch.first_step,
+                                                                 batch.context, batch.context_rows)
                 logp = Categorical(logits=logits[batch.score_mask]).log_prob(batch.actions)
                 worst_logp = max(worst_logp, (logp - batch.old_log_prob).abs().max().item())
                 worst_value = max(worst_value, (values[batch.score_mask] - batch.old_values).abs().max().item())

@@ -226,19 +226,38 @@ class LLaRPPolicy(BasePolicy):
 
     def evaluate_sequences(self, instruction: torch.Tensor, instruction_mask: torch.Tensor,
                            steps: dict[str, torch.Tensor], step_mask: torch.Tensor,
-                           first_step: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                           first_step: torch.Tensor | None = None, context: StepContext | None = None,
+                           context_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, T, A) and values (B, T) of every step of B sequences in one pass.
 
         instruction (B, K) ids and mask; ``steps[k]`` (B, T, ...) observations of consecutive
         steps of an episode (left-aligned), ``step_mask`` (B, T) which of them exist, ``first_step``
         (B,) the episode step of each row's first one (default 0). The steps attend to the
         instruction through its key/value cache, and to the steps in their context window, as in
-        rollouts.
+        rollouts. Rows with ``context_rows[b] >= 0`` continue from that row of ``context`` (a
+        rollout-start context, whose keys/values are used as they are, detached) instead of their
+        instruction alone.
         """
         ctx = self.encode_instruction(instruction, instruction_mask)
+        if context is not None and context_rows is not None and bool((context_rows >= 0).any()):
+            ctx = self._continue_from(ctx, context, context_rows)
         hidden, _ = self._decode_after(ctx, *self._step_block(steps, step_mask), first_step)
         s = self.step_tokens
         return self.heads(hidden[:, s - 1::s], steps.get("action_mask"))  # (B, T, D): the last token of every step
+
+    def _continue_from(self, fresh: StepContext, context: StepContext, rows: torch.Tensor) -> StepContext:
+        """One batch context: row b is ``context``'s row ``rows[b]`` where that is >= 0, else ``fresh``'s."""
+        width = max(fresh.kv.shape[4], context.kv.shape[4])
+        out = StepContext.empty(len(rows), rows.device).resized(width, 0, self._kv_layout(rows.device))
+        take, keep = rows >= 0, (rows < 0).nonzero().squeeze(1)
+        picked = rows[take]
+        out.kv[:, :, keep, :, :fresh.kv.shape[4]] = fresh.kv[:, :, keep]
+        out.kv[:, :, take.nonzero().squeeze(1), :, :context.kv.shape[4]] = context.kv[:, :, picked]
+        out.pos[keep, :fresh.pos.shape[1]] = fresh.pos[keep]
+        out.pos[take.nonzero().squeeze(1), :context.pos.shape[1]] = context.pos[picked]
+        out.count = torch.where(take, context.count[rows.clamp(min=0)], fresh.count)
+        out.instruction = torch.where(take, context.instruction[rows.clamp(min=0)], fresh.instruction)
+        return out
 
     def _step_block(self, steps: dict[str, torch.Tensor], step_mask: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -258,18 +277,25 @@ class LLaRPPolicy(BasePolicy):
         A block no longer than the context window needs only the usual causal mask; a longer one gets
         a banded 4D mask, so each step sees the instruction and the steps of its own window.
         """
-        s, t = self.step_tokens, block.shape[1]
-        start = 0 if first_step is None else first_step[:, None] * s
-        positions = (ctx.count[:, None] + start + bmask.cumsum(1) - 1).clamp(min=0)
-        if self.context_steps is None or t <= self.context_steps * s:
+        s, t, device = self.step_tokens, block.shape[1], block.device
+        first = torch.zeros_like(ctx.count) if first_step is None else first_step
+        positions = (ctx.instruction[:, None] + first[:, None] * s + bmask.cumsum(1) - 1).clamp(min=0)
+        holds_steps = bool((ctx.pos >= ctx.instruction[:, None]).any())
+        if not holds_steps and (self.context_steps is None or t <= self.context_steps * s):
             mask = torch.cat([ctx.visible, bmask], dim=1)
         else:
-            step = torch.arange(t, device=block.device) // s
-            query, key = torch.arange(t, device=block.device)[:, None], torch.arange(t, device=block.device)[None]
-            band = (key <= query) & (step[:, None] - step[None] < self.context_steps)  # (T, T)
-            sees = band[None] & bmask[:, None].bool() | torch.eye(t, dtype=torch.bool, device=block.device)
-            sees = torch.cat([ctx.visible.bool()[:, None].expand(-1, t, -1), sees], dim=2)  # (B, T, K + T)
-            mask = self._attention_mask(sees[:, None])
+            window = self.context_steps if self.context_steps is not None else 1 << 40
+            step = torch.arange(t, device=device) // s
+            query, key = torch.arange(t, device=device)[:, None], torch.arange(t, device=device)[None]
+            band = (key <= query) & (step[:, None] - step[None] < window)  # (T, T)
+            sees = band[None] & bmask[:, None].bool() | torch.eye(t, dtype=torch.bool, device=device)
+            # the context's columns: its instruction, and (continued rows) the steps still in each query's window
+            is_step = ctx.pos >= ctx.instruction[:, None]  # (B, C)
+            column_step = torch.div(ctx.pos - ctx.instruction[:, None], s, rounding_mode="floor")
+            query_step = first[:, None] + step[None]  # (B, T)
+            in_window = query_step[:, :, None] - column_step[:, None, :] < window  # (B, T, C)
+            context_sees = (ctx.visible.bool() & ~is_step)[:, None] | (is_step[:, None] & in_window)
+            mask = self._attention_mask(torch.cat([context_sees, sees], dim=2)[:, None])  # (B, 1, T, C + T)
         out = self._decode(block, mask, positions, cache_holding(ctx.layers()))
         return out.last_hidden_state, out.cache
 
