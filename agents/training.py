@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable
 
@@ -125,7 +126,8 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
         torch.set_num_threads(pick_threads(args.threads))
         options = {**run_options(args, world), **input_digests(args)}
         meta = {**meta, "options": options, "code_version": code_version()}
-        saved = read_checkpoint_spec(checkpoint / "agent.json") if args.resume else None
+        resuming = args.resume and (checkpoint / "model.zip").exists()
+        saved = read_checkpoint_spec(checkpoint / "agent.json") if resuming else None
         if saved is not None:
             check_resume_options(saved.get("options"), options, checkpoint)
             if saved.get("code_version") not in (None, meta["code_version"]) and rank == 0:
@@ -180,12 +182,21 @@ def run_training(args: Any, *, algorithm: Any, build: Callable[[Any, str | None]
 
 
 def _check_run_folder(out: Path, checkpoint: Path, resume: bool) -> None:
-    """Refuse to start a new run over an earlier one, and to resume nothing."""
+    """Refuse to start a new run over an earlier one, and to resume nothing. ``--resume`` of a run that
+    was stopped before its first checkpoint starts it again (its logs cover no saved training)."""
     has_checkpoint = (checkpoint / "model.zip").exists()
+    logs = [out / "curve.json", out / "evals.json", out / "tb"]
     if resume and not has_checkpoint:
-        raise FileNotFoundError(f"--resume: {out} holds no checkpoint ({checkpoint / 'model.zip'} does not exist); "
-                                f"check --out, or drop --resume to start a new run there")
-    earlier = [p.name for p in (checkpoint, out / "curve.json", out / "evals.json", out / "tb") if p.exists()]
+        left = [p for p in logs if p.exists()]
+        if not left:
+            raise FileNotFoundError(f"--resume: {out} holds no checkpoint ({checkpoint / 'model.zip'} does not "
+                                    f"exist); check --out, or drop --resume to start a new run there")
+        for p in left:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        print(f"note: {out} holds no checkpoint, only {', '.join(p.name for p in left)} of a run stopped before "
+              f"its first one: removed them and started again")
+        return
+    earlier = [p.name for p in (checkpoint, *logs) if p.exists()]
     if not resume and earlier:
         raise RunExists(f"{out} already holds a training run ({', '.join(earlier)}); add --resume to continue it, "
                         f"or use another --out (or delete the folder to start again)")

@@ -134,7 +134,8 @@ def test_a_job_killed_before_its_first_checkpoint_starts_again(tmp_path):
     (folder / "tb").mkdir(parents=True)  # what a run killed before its first checkpoint leaves
     (folder / "curve.json").write_text("[]")
     assert [r.status for r in run_sweep(preset, root, "local")] == ["finished"]
-    assert "no checkpoint to resume: removed tb, curve.json" in (folder / "train.log").read_text()
+    assert "holds no checkpoint, only curve.json, tb of a run stopped before its first one: removed them" in (
+        folder / "train.log").read_text()
 
 
 def test_a_killed_job_resumes_from_its_last_checkpoint(tmp_path):

@@ -84,6 +84,15 @@ def test_a_run_folder_holds_one_run(tmp_path):
         train.main(argv + ["--steps", "16"])
     with pytest.raises(FileNotFoundError, match="--resume: .*typo holds no checkpoint"):
         train.main([*argv[:-1], str(tmp_path / "typo"), "--steps", "16", "--resume"])
+    # a run stopped before its first checkpoint left only logs: --resume starts it again
+    early = tmp_path / "early"
+    (early / "tb").mkdir(parents=True)
+    (early / "curve.json").write_text("[[8, 0.0]]")
+    with pytest.raises(RunExists, match="already holds a training run .curve.json, tb.; add --resume"):
+        train.main([*argv[:-1], str(early), "--steps", "16"])
+    train.main([*argv[:-1], str(early), "--steps", "16", "--resume"])
+    assert json.loads((early / "checkpoint" / "agent.json").read_text())["num_timesteps"] == 16
+    assert [c[0] for c in json.loads((early / "curve.json").read_text())] != [8]  # the old log is gone
     train.main(argv + ["--steps", "32", "--resume"])  # the target is reached: nothing to train
     train.main(argv + ["--steps", "64", "--resume", "--time-budget", "0.001"])  # the budget is spent
     assert checkpoint.read_bytes() == before

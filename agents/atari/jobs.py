@@ -3,7 +3,6 @@ trained (or resumed) in a child process. :func:`run_job` is what every executor 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -49,27 +48,13 @@ def train_command(job: Job, root: Path, preset: Preset, threads: int | str) -> l
                "--seed", str(job.seed), "--steps", str(preset.steps), "--envs", str(preset.envs),
                "--eval-episodes", str(preset.eval_episodes), "--checkpoint-every", str(preset.checkpoint_every),
                "--threads", str(threads), "--out", str(folder), *preset.train_options]
-    if (folder / "checkpoint" / "model.zip").exists():
-        command.append("--resume")
+    if any((folder / name).exists() for name in RUN_FILES):  # the harness resumes, or restarts a run
+        command.append("--resume")                            # killed before its first checkpoint
     return command
 
 
-def clear_unresumable(folder: Path) -> list[str]:
-    """A job killed before its first checkpoint left logs of a run that cannot be resumed; remove them,
-    so the job starts again instead of failing on 'already holds a training run'."""
-    if (folder / "checkpoint").exists() or (folder / ".checkpoint.tmp").exists() or (folder / ".checkpoint.old").exists():
-        return []
-    cleared = []
-    for name in ("tb", "curve.json", "evals.json"):
-        path = folder / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-        else:
-            continue
-        cleared.append(name)
-    return cleared
+#: what a training run leaves in its folder (agents.training.run_training)
+RUN_FILES = ("checkpoint", ".checkpoint.tmp", ".checkpoint.old", "tb", "curve.json", "evals.json")
 
 
 def run_job(job: Job, root: str, preset: Preset, threads: int | str = "auto") -> JobResult:
@@ -80,13 +65,10 @@ def run_job(job: Job, root: str, preset: Preset, threads: int | str = "auto") ->
         return JobResult(job, "skipped")
     folder = job.folder(root_path)
     folder.mkdir(parents=True, exist_ok=True)
-    cleared = clear_unresumable(folder)
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                          os.environ.get("PYTHONPATH", "")])}
     with open(folder / "train.log", "a") as log:
-        if cleared:
-            log.write(f"\n# no checkpoint to resume: removed {', '.join(cleared)} and started again\n")
         log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(train_command(job, root_path, preset, threads))}\n")
         log.flush()
         code = subprocess.call(train_command(job, root_path, preset, threads), stdout=log, stderr=subprocess.STDOUT,
