@@ -68,11 +68,11 @@ def run_job(job: Job, root: str, preset: Preset, threads: int | str = "auto") ->
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
                                                          os.environ.get("PYTHONPATH", "")])}
+    command = train_command(job, root_path, preset, threads)
     with open(folder / "train.log", "a") as log:
-        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(train_command(job, root_path, preset, threads))}\n")
+        log.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
         log.flush()
-        code = subprocess.call(train_command(job, root_path, preset, threads), stdout=log, stderr=subprocess.STDOUT,
-                               env=env)
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     seconds = time.perf_counter() - t0
     if code == 0 and (folder / SCORES_FILE).exists():
         return JobResult(job, "finished", seconds, f"score {RunScores.read(folder / SCORES_FILE).mean:.1f}")

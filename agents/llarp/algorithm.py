@@ -170,7 +170,8 @@ class LLaRP(OnPolicyAlgorithm):
                 if self._last_episode_starts[e]:
                     self._history[e].clear()
                     self._episode_steps[e] = 0
-                self._history[e].append({k: v[e] for k, v in obs.items()})
+                if not cached:  # (cached: the carried keys/values stand for the earlier steps)
+                    self._history[e].append({k: v[e] for k, v in obs.items()})
                 self._episode_steps[e] += 1
             self._last_obs = new_obs
             self._last_episode_starts = dones

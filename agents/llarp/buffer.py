@@ -29,7 +29,7 @@ class SequenceBatch:
     step_mask: torch.Tensor  # (B, T) the step exists
     score_mask: torch.Tensor  # (B, T) the step belongs to this rollout (prefix steps are context only)
     first_step: torch.Tensor  # (B,) the episode step of each row's first step
-    context: "StepContext | None"  # with prefix_context="cached": the rollout-start context of every env
+    context: StepContext | None  # with prefix_context="cached": the rollout-start context of every env
     context_rows: torch.Tensor  # (B,) the env whose rollout-start context a row continues (-1: none)
     # per scored step, in row-major (B, T) order of score_mask:
     actions: torch.Tensor
@@ -47,7 +47,7 @@ class EpisodeContextBuffer(DictRolloutBuffer):
         self.context = None
 
     def set_prefix(self, prefix: list[list[dict[str, np.ndarray]]], first: np.ndarray | None = None,
-                   context: "StepContext | None" = None) -> None:
+                   context: StepContext | None = None) -> None:
         """Per env: observations of the current episode's steps before this rollout that the rollout's
         context holds, and the episode step of the first (default 0: the whole episode so far); or
         instead of observations, the rollout-start ``context`` itself (its keys/values, detached)."""

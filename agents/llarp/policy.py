@@ -249,14 +249,15 @@ class LLaRPPolicy(BasePolicy):
         """One batch context: row b is ``context``'s row ``rows[b]`` where that is >= 0, else ``fresh``'s."""
         width = max(fresh.kv.shape[4], context.kv.shape[4])
         out = StepContext.empty(len(rows), rows.device).resized(width, 0, self._kv_layout(rows.device))
-        take, keep = rows >= 0, (rows < 0).nonzero().squeeze(1)
-        picked = rows[take]
-        out.kv[:, :, keep, :, :fresh.kv.shape[4]] = fresh.kv[:, :, keep]
-        out.kv[:, :, take.nonzero().squeeze(1), :, :context.kv.shape[4]] = context.kv[:, :, picked]
-        out.pos[keep, :fresh.pos.shape[1]] = fresh.pos[keep]
-        out.pos[take.nonzero().squeeze(1), :context.pos.shape[1]] = context.pos[picked]
-        out.count = torch.where(take, context.count[rows.clamp(min=0)], fresh.count)
-        out.instruction = torch.where(take, context.instruction[rows.clamp(min=0)], fresh.instruction)
+        take = rows >= 0
+        continued, own = take.nonzero().squeeze(1), (~take).nonzero().squeeze(1)  # batch rows of each kind
+        source = rows.clamp(min=0)  # the context row each batch row would take
+        out.kv[:, :, own, :, :fresh.kv.shape[4]] = fresh.kv[:, :, own]
+        out.kv[:, :, continued, :, :context.kv.shape[4]] = context.kv[:, :, rows[continued]]
+        out.pos[own, :fresh.pos.shape[1]] = fresh.pos[own]
+        out.pos[continued, :context.pos.shape[1]] = context.pos[rows[continued]]
+        out.count = torch.where(take, context.count[source], fresh.count)
+        out.instruction = torch.where(take, context.instruction[source], fresh.instruction)
         return out
 
     def _step_block(self, steps: dict[str, torch.Tensor], step_mask: torch.Tensor
