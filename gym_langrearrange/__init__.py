@@ -3,6 +3,7 @@
     import gymnasium as gym
     import gym_langrearrange  # registers the ids
     env = gym.make("LangRearrange-v0", split="rephrasing")
+    env = gym.make("TWOSOME/TomatoSalad-v0", obs_mode="text")   # TWOSOME's tasks, registered here too
 """
 from __future__ import annotations
 
@@ -13,22 +14,25 @@ from gym_langrearrange.datasets import DATASETS, EVAL_DATASETS, EpisodeSpec, loa
 from gym_langrearrange.env import LangRearrangeEnv
 from gym_langrearrange.goals import GoalExpr
 from gym_langrearrange.skills import SKILL_CATALOG, SkillCatalog
+from gym_langrearrange.twosome import TASKS as TWOSOME_TASKS
+from gym_langrearrange.twosome import register_tasks
 
 __version__ = "0.1.0"
 ENV_IDS = ("LangRearrange-v0", "LangRearrangeHard-v0")
 
 
 def register_envs() -> None:
-    """Register both ids with Gymnasium (idempotent; also run by the package entry point)."""
+    """Register both ids and TWOSOME's four tasks with Gymnasium (idempotent; also run by the package entry point)."""
     if "LangRearrange-v0" not in gym.registry:
         gym.register("LangRearrange-v0", entry_point="gym_langrearrange.env:LangRearrangeEnv",
                      kwargs={"hard": False})
     if "LangRearrangeHard-v0" not in gym.registry:
         gym.register("LangRearrangeHard-v0", entry_point="gym_langrearrange.env:LangRearrangeEnv",
                      kwargs={"hard": True})
+    register_tasks()
 
 
 register_envs()
 
 __all__ = ["CATEGORIES", "RECEPTACLES", "DATASETS", "EVAL_DATASETS", "EpisodeSpec", "load_episodes", "save_episodes",
-           "LangRearrangeEnv", "GoalExpr", "SKILL_CATALOG", "SkillCatalog", "ENV_IDS", "register_envs"]
+           "LangRearrangeEnv", "GoalExpr", "SKILL_CATALOG", "SkillCatalog", "ENV_IDS", "TWOSOME_TASKS", "register_envs"]

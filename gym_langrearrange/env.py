@@ -9,9 +9,7 @@ caches per-scene backgrounds.
 from __future__ import annotations
 
 import math
-import operator
 import os
-import string
 from typing import Any
 
 import gymnasium as gym
@@ -20,17 +18,17 @@ from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RECEPTACLES
+from gym_langrearrange.checks import action_id, flag, integer, positive_int
 from gym_langrearrange.datasets.build import make_state
 from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
 from gym_langrearrange.datasets.generator import DATASETS
 from gym_langrearrange.datasets.source import EpisodeSource
-from gym_langrearrange.spaces import LiveText
+from gym_langrearrange.spaces import TEXT_CHARSET, LiveText
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
 from gym_langrearrange.world.state import NOWHERE, WorldState
 
 MAX_STEPS = 32
 REWARD_SUCCESS, REWARD_SUBGOAL, PENALTY_INVALID, PENALTY_STEP = 10.0, 5.0, 0.1, 0.01
-TEXT_CHARSET = string.ascii_letters + string.digits + string.punctuation + " "
 #: arm joint angles (rad) of the resting pose and of the carrying pose
 ARM_REST = np.array([1.32, 1.40, -0.20, 1.72, 0.0, 1.66, 0.0], dtype=np.float32)
 ARM_HOLD = np.array([0.45, 0.75, -0.10, 1.25, 0.0, 1.10, 0.0], dtype=np.float32)
@@ -61,9 +59,9 @@ class LangRearrangeEnv(gym.Env):
     def __init__(self, split: str = "train", episodes: str | os.PathLike | None = None, image_size: int = 256,
                  render: bool = True, obs_mode: str = "rgb", hard: bool = False, render_mode: str | None = None,
                  max_steps: int = MAX_STEPS) -> None:
-        image_size = _positive_int("image_size", image_size, "pixels per side")
-        max_steps = _positive_int("max_steps", max_steps, "skill steps before truncation")
-        render, hard = _flag("render", render), _flag("hard", hard)
+        image_size = positive_int("image_size", image_size, "pixels per side")
+        max_steps = positive_int("max_steps", max_steps, "skill steps before truncation")
+        render, hard = flag("render", render), flag("hard", hard)
         if not isinstance(obs_mode, str) or obs_mode not in ("rgb", "text"):
             raise ValueError(f"obs_mode must be 'rgb' or 'text', got {obs_mode!r}")
         if render_mode is not None and (not isinstance(render_mode, str) or render_mode != "rgb_array"):
@@ -180,7 +178,7 @@ class LangRearrangeEnv(gym.Env):
 
     def _next_index(self, seed: int | None, options: dict[str, Any] | None) -> int:
         if options and "episode_index" in options:
-            idx = _integer(options["episode_index"])
+            idx = integer(options["episode_index"])
             if idx is None or not 0 <= idx < len(self.source):
                 raise ValueError(f"options['episode_index'] must be an int in 0..{len(self.source) - 1}, "
                                  f"got {options['episode_index']!r}")
@@ -221,14 +219,7 @@ class LangRearrangeEnv(gym.Env):
             raise ResetNeeded("step() was called before reset(); call reset() first")
         if self._done:
             raise ResetNeeded("the episode is over (terminated or truncated); call reset() before step()")
-        if isinstance(action, np.ndarray) and action.shape in ((), (1,)):
-            action = action.reshape(()).item() if action.dtype.kind in "iu" else action
-        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
-            raise TypeError(f"action must be an int skill id in 0..{NUM_SKILLS - 1}, got {action!r} "
-                            f"of type {type(action).__name__}")
-        if not 0 <= action < NUM_SKILLS:
-            raise ValueError(f"action {action} is outside the action space: skill ids are 0..{NUM_SKILLS - 1}")
-        return int(action)
+        return action_id(action, NUM_SKILLS, "skill id")
 
     # --- observations ------------------------------------------------------------------------
 
@@ -299,33 +290,3 @@ class LangRearrangeEnv(gym.Env):
             "feedback": feedback, "action_mask": self._mask.copy(), "episode_id": self.episode.episode_id,
             "split": self.split,
         }
-
-
-# --- argument checks ----------------------------------------------------------------------------
-
-
-def _integer(value: Any) -> int | None:
-    """``value`` as an int if it is an integer of any integral type (int, np.int64, ...), else None.
-
-    Bools are refused although Python counts them as ints: ``max_steps=True`` is a mistake, not 1.
-    """
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    try:
-        return operator.index(value)
-    except TypeError:
-        return None
-
-
-def _positive_int(field: str, value: Any, meaning: str) -> int:
-    number = _integer(value)
-    if number is None or number <= 0:
-        raise ValueError(f"{field} must be a positive int ({meaning}), got {value!r} of type {type(value).__name__}")
-    return number
-
-
-def _flag(field: str, value: Any) -> bool:
-    """A real bool (or np.bool_): ``render="no"`` would otherwise count as True."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{field} must be True or False, got {value!r} of type {type(value).__name__}")
-    return bool(value)

@@ -9,11 +9,15 @@ into a plain tuple of strings when the vector env copies its observations (the d
 """
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import read_from_shared_memory
+
+#: the characters of every text observation: instructions, descriptions, prompts
+TEXT_CHARSET = string.ascii_letters + string.digits + string.punctuation + " "
 
 
 class LiveText(spaces.Text):
