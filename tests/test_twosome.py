@@ -1,0 +1,169 @@
+"""TWOSOME's policy and PPO: exact action scores, masks, what learns, save/load, token boundaries, bad input."""
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+import gym_langrearrange  # noqa: F401  (registers the ids)
+from agents.nn.backbone import tiny_llama_config
+from agents.nn.llm import load_tokenizer
+from agents.twosome.algorithm import TWOSOME, MacroRolloutBuffer
+from agents.twosome.policy import TwosomePolicy
+from agents.twosome.prompts import TokenizedActions
+from gym_langrearrange.twosome import TASKS
+
+OPTIMAL = {"TWOSOME/TomatoSalad-v0": [0, 2, 4, 0, 1, 3], "TWOSOME/TomatoLettuceSalad-v0": [0, 4, 7, 1, 5, 7, 3, 1, 0, 6],
+           "TWOSOME/FoodPreparation-v0": [4, 6, 5, 8, 7, 9],
+           "TWOSOME/Entertainment-v0": [4, 9, 5, 10, 0, 6, 11, 7, 13, 8, 15]}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer()
+
+
+def tokenized(env_id, tokenizer, **kwargs):
+    return TokenizedActions(gym.make(env_id, obs_mode="text"), tokenizer, **kwargs)
+
+
+def observations(env_id, tokenizer, n=3):
+    """A batch of tokenized observations along the optimal episode (the states vary, and so do the valid sets)."""
+    env = tokenized(env_id, tokenizer)
+    obs, _ = env.reset()
+    batch = [obs]
+    for a in OPTIMAL[env_id][:n - 1]:
+        obs, *_ = env.step(a)
+        batch.append(obs)
+    return env, {k: np.stack([o[k] for o in batch]) for k in batch[0]}
+
+
+def make_policy(env, **kwargs):
+    torch.manual_seed(0)
+    return TwosomePolicy(env.observation_space, env.action_space, lambda _: 1e-4, model_config=tiny_llama_config(),
+                         llm_dtype="float32", **kwargs)
+
+
+def reference_scores(policy, batch, normalisation):
+    """Each candidate alone: its unpadded prompt + action through the LLM, no cache, no batching."""
+    out = np.full(batch["valid"].shape, np.nan)
+    for i in range(len(batch["valid"])):
+        prompt = batch["prompt_ids"][i][batch["prompt_mask"][i] == 1]
+        for a in np.flatnonzero(batch["valid"][i]):
+            action = batch["action_ids"][i, a][batch["action_token_mask"][i, a] == 1]
+            ids = torch.as_tensor(np.concatenate([prompt, action]))[None]
+            with torch.no_grad():
+                logp = torch.log_softmax(policy.llm(input_ids=ids).logits[0].float(), -1)
+            total = sum(logp[len(prompt) - 1 + j, action[j]].item() for j in range(len(action)))
+            out[i, a] = total / {"none": 1, "token": len(action), "word": batch["action_words"][i, a]}[normalisation]
+    return out
+
+
+@pytest.mark.parametrize("normalisation", ["word", "token", "none"])
+@pytest.mark.parametrize("env_id", ["TWOSOME/TomatoLettuceSalad-v0", "TWOSOME/Entertainment-v0"])
+def test_scores_equal_an_independent_forward_pass_per_candidate(tokenizer, env_id, normalisation):
+    env, batch = observations(env_id, tokenizer)
+    policy = make_policy(env, normalisation=normalisation)
+    expected = reference_scores(policy, batch, normalisation)
+    obs, _ = policy.obs_to_tensor(batch)
+    valid = batch["valid"] == 1
+    assert (~valid).any() == ("Entertainment" in env_id)  # the household tasks mask actions, the salads do not
+    for reuse in (True, False):
+        policy.prompt_reuse = reuse
+        with torch.no_grad():
+            got = policy.action_logits(obs).numpy()
+        np.testing.assert_allclose(got[valid], expected[valid], atol=1e-5, rtol=0)
+        probs = policy.action_probabilities(batch)
+        assert (probs[~valid] == 0).all() and np.allclose(probs.sum(1), 1)
+
+
+def test_learn_trains_lora_and_value_head_only_and_save_load_keeps_the_policy(tokenizer, tmp_path):
+    venv = DummyVecEnv([lambda: tokenized("TWOSOME/TomatoSalad-v0", tokenizer)] * 2)
+    model = TWOSOME("TwosomePolicy", venv, n_steps=8, learning_rate=1e-3, value_learning_rate=1e-3, seed=0,
+                    policy_kwargs={"model_config": tiny_llama_config(), "llm_dtype": "float32"})
+    before = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
+    model.learn(32)
+    after = model.policy.state_dict()
+    frozen = [k for k in after if k.startswith("llm.") and "lora_" not in k]
+    lora = [k for k in after if "lora_" in k]
+    head = [k for k in after if k.startswith("value_net.")]
+    assert frozen and lora and head
+    assert all(torch.equal(before[k], after[k]) for k in frozen), "the frozen backbone changed"
+    assert any(not torch.equal(before[k], after[k]) for k in lora), "no LoRA weight changed"
+    assert all(not torch.equal(before[k], after[k]) for k in head), "the value head did not learn"
+    assert model.logger.name_to_value["train/actor_steps"] >= 1
+    model.save(tmp_path / "twosome.zip")
+    loaded = TWOSOME.load(tmp_path / "twosome.zip", env=venv)
+    obs = venv.reset()
+    np.testing.assert_array_equal(model.policy.action_probabilities(obs), loaded.policy.action_probabilities(obs))
+    actions, _ = loaded.predict(obs, deterministic=True)
+    assert actions.shape == (2,) and obs["valid"][np.arange(2), actions].all()
+
+
+def test_gae_discounts_each_macro_by_gamma_to_its_duration():
+    space = gym.spaces.Dict({"x": gym.spaces.Box(0, 1, (1,))})
+    buffer = MacroRolloutBuffer(3, space, gym.spaces.Discrete(2), gamma=0.9, gae_lambda=0.5, n_envs=1)
+    buffer.reset()
+    for t, (r, v, k, start) in enumerate([(1.0, 0.5, 2, 1.0), (0.0, 0.2, 3, 0.0), (2.0, 0.1, 1, 1.0)]):
+        buffer.discounts[t] = 0.9 ** k
+        buffer.add({"x": np.zeros((1, 1))}, np.zeros((1, 1)), np.array([r]), np.array([start]),
+                   torch.tensor([v]), torch.zeros(1))
+    buffer.compute_returns_and_advantage(torch.tensor([0.7]), np.array([False]))
+    # by hand: step 2 bootstraps from 0.7 after 1 primitive step; step 1 ends its episode (step 2 starts one)
+    a2 = 2.0 + 0.9 * 0.7 - 0.1
+    a1 = 0.0 - 0.2
+    d0 = 1.0 + 0.81 * 0.2 - 0.5
+    a0 = d0 + 0.81 * 0.5 * a1
+    np.testing.assert_allclose(buffer.advantages[:, 0], [a0, a1, a2], rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["smollm2-135m", "gemma3-270m"])
+def test_action_tokens_are_exactly_the_action_text(model):
+    """For every prompt and valid action along the four optimal episodes, the scored tokens decode to the text."""
+    tok = load_tokenizer(model)
+    checked = 0
+    for env_id in TASKS:
+        env = tokenized(env_id, tok)
+        obs, info = env.reset()
+        for a in [*OPTIMAL[env_id], None]:
+            texts, valid = info["action_texts"], obs["valid"]
+            for b in np.flatnonzero(valid):
+                ids = obs["action_ids"][b][obs["action_token_mask"][b] == 1]
+                assert tok.decode(ids).strip() == texts[b]
+                checked += 1
+            if a is not None:
+                obs, _, _, _, info = env.step(a)
+    assert checked > 100
+
+
+class _MergingTokenizer:
+    """A tokenizer that glues the last prompt word to the first action word (no token boundary)."""
+
+    name_or_path = "merging"
+
+    def __len__(self):
+        return 100
+
+    def __call__(self, text):
+        return {"input_ids": [hash(w) % 100 for w in text.replace("to pick", "topick").split()]}
+
+
+def test_bad_input_is_a_clear_error(tokenizer):
+    env = TokenizedActions(gym.make("TWOSOME/TomatoSalad-v0", obs_mode="text"), _MergingTokenizer())
+    with pytest.raises(ValueError, match="do not begin with the prompt's own tokens"):
+        env.reset()
+    env = tokenized("TWOSOME/TomatoSalad-v0", tokenizer)
+    with pytest.raises(ValueError, match="normalisation must be one of word, token, none; got 'chars'"):
+        make_policy(env, normalisation="chars")
+    obs, info = env.env.reset()
+    with pytest.raises(ValueError, match="no valid action"):
+        env.encode(obs, {**info, "action_mask": np.zeros(5, bool)})
+    _, batch = observations("TWOSOME/TomatoSalad-v0", tokenizer, n=2)
+    batch["valid"][1] = 0
+    policy = make_policy(env)
+    with pytest.raises(ValueError, match="row 1 .* no valid action"):
+        policy.action_logits(policy.obs_to_tensor(batch)[0])
+    with pytest.raises(ValueError, match="max_prompt_tokens=8"):
+        tokenized("TWOSOME/TomatoSalad-v0", tokenizer, max_prompt_tokens=8).reset()
