@@ -156,32 +156,71 @@ class TwosomePolicy(BasePolicy):
         logits = torch.full(valid.shape, MASKED_LOGIT, dtype=torch.float32, device=score.device)
         return logits.index_put((rows, acts), score.float())
 
+    def _decode(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(N, L, D) last hidden states of the LLM's decoder stack (LoRA active unless disabled)."""
+        out = self.llm.get_base_model().model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                              use_cache=False)
+        return out.last_hidden_state
+
+    def _token_log_probs(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """log p(targets) from hidden states (..., D): the LM head on a flat contiguous batch, softmax in fp32."""
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        logits = self.llm.get_base_model().lm_head(flat).float()  # (N, V)
+        return F.log_softmax(logits, dim=-1).gather(1, targets.reshape(-1, 1)).view(targets.shape)
+
     def _candidate_log_probs_reusing(self, prompt_ids, prompt_mask, rows, cand_ids, cand_mask) -> torch.Tensor:
-        """(C, La) log p of each candidate token: the prompts run once, candidates continue from their cache."""
-        positions = (prompt_mask.cumsum(1) - 1).clamp(min=0)  # (B, Lp)
-        out = self.llm(input_ids=prompt_ids, attention_mask=prompt_mask, position_ids=positions, use_cache=True,
-                       logits_to_keep=1)
-        first = F.log_softmax(out.logits[:, -1].float(), dim=-1)[rows]  # (C, V): the first action token's
-        cache = out.cache
-        cache.batch_select_indices(rows)  # (C, ...): each candidate gets its env's prompt keys/values
+        """(C, La) log p of each candidate token, in one packed pass where each prompt appears once.
+
+        All prompts and candidates go in one sequence: env b's prompt, then each of its candidates (all
+        tokens but the last, which is never an input). A candidate's tokens attend to its env's prompt
+        and to their own earlier tokens; positions continue from the prompt's end (a prefix tree).
+        """
+        dev = prompt_ids.device
+        p_len, c_len = prompt_mask.sum(1).tolist(), cand_mask.sum(1).tolist()
+        ids, pos, group, branch, prompt_end, cand_start = [], [], [], [], [], []
+        at = 0
+        for b in range(prompt_ids.shape[0]):
+            ids.append(prompt_ids[b, prompt_ids.shape[1] - p_len[b]:])
+            pos.append(torch.arange(p_len[b]))
+            group += [b] * p_len[b]
+            branch += [-1] * p_len[b]
+            at += p_len[b]
+            prompt_end.append(at - 1)
+        for c, b in enumerate(rows.tolist()):
+            n = c_len[c] - 1
+            ids.append(cand_ids[c, :n])
+            pos.append(p_len[b] + torch.arange(n))
+            group += [b] * n
+            branch += [c] * n
+            cand_start.append(at)
+            at += n
+        ids_t = torch.cat(ids)[None]  # (1, N)
+        pos_t = torch.cat(pos).to(dev)  # (N,)
+        group_t, branch_t = torch.tensor(group, device=dev), torch.tensor(branch, device=dev)
+        sees = ((group_t[:, None] == group_t[None]) & (pos_t[None] <= pos_t[:, None])
+                & ((branch_t[None] == -1) | (branch_t[None] == branch_t[:, None])))  # (N, N): query x key
+        hidden = self._decode(ids_t, self._attention_mask(sees[None, None]), pos_t[None])  # (1, N, D)
         la = cand_ids.shape[1]
-        mask = torch.cat([prompt_mask[rows], cand_mask], dim=1)  # (C, Lp + La)
-        cand_positions = prompt_mask.sum(1)[rows, None] + torch.arange(la, device=cand_ids.device)  # (C, La)
-        logp = first.gather(1, cand_ids[:, :1])  # (C, 1)
-        if la > 1:
-            rest = self.llm(input_ids=cand_ids[:, :-1], attention_mask=mask[:, :-1], position_ids=cand_positions[:, :-1],
-                            cache=cache).logits  # (C, La - 1, V): after tokens 0..La-2
-            logp = torch.cat([logp, F.log_softmax(rest.float(), dim=-1).gather(2, cand_ids[:, 1:, None])[..., 0]], 1)
-        return logp
+        # hidden state that predicts candidate token t: the prompt's last for t = 0, else the candidate's token t - 1
+        source = torch.tensor(cand_start, device=dev)[:, None] + torch.arange(-1, la - 1, device=dev)[None]  # (C, La)
+        source[:, 0] = torch.tensor(prompt_end, device=dev)[rows]
+        source = torch.where(cand_mask.bool(), source, 0)
+        return self._token_log_probs(hidden[0, source], cand_ids)
+
+    def _attention_mask(self, sees: torch.Tensor) -> torch.Tensor:
+        """A ready 4D mask from booleans, in the form the LLM's attention kernel takes."""
+        if self.llm.config._attn_implementation == "sdpa":
+            return sees
+        dtype = LLM_DTYPES[self.llm_dtype_name]
+        return torch.zeros(sees.shape, dtype=dtype, device=sees.device).masked_fill(~sees, torch.finfo(dtype).min)
 
     def _candidate_log_probs_full(self, prompt_ids, prompt_mask, rows, cand_ids, cand_mask) -> torch.Tensor:
         """(C, La) the same, one padded sequence prompt + action per candidate (the original's way)."""
         ids = torch.cat([prompt_ids[rows], cand_ids], dim=1)  # (C, Lp + La)
         mask = torch.cat([prompt_mask[rows], cand_mask], dim=1)
-        positions = (mask.cumsum(1) - 1).clamp(min=0)
         lp, la = prompt_ids.shape[1], cand_ids.shape[1]
-        logits = self.llm(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, lp - 1:lp + la - 1]
-        return F.log_softmax(logits.float(), dim=-1).gather(2, cand_ids[..., None])[..., 0]
+        hidden = self._decode(ids, mask, (mask.cumsum(1) - 1).clamp(min=0))
+        return self._token_log_probs(hidden[:, lp - 1:lp + la - 1], cand_ids)  # after the last prompt token on
 
     def prompt_features(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, D) fp32: the frozen backbone's last hidden state at each prompt's last token (adapters off)."""
@@ -190,10 +229,8 @@ class TwosomePolicy(BasePolicy):
         def compute(index: list[int]) -> list[torch.Tensor]:
             sub_ids, sub_mask = _trim_left(ids[index], mask[index])
             with torch.no_grad(), self.llm.disable_adapter():
-                out = self.llm(input_ids=sub_ids, attention_mask=sub_mask,
-                               position_ids=(sub_mask.cumsum(1) - 1).clamp(min=0), output_hidden_states=True,
-                               logits_to_keep=1)
-            return list(out.hidden_states[-1][:, -1].float())
+                hidden = self._decode(sub_ids, sub_mask, (sub_mask.cumsum(1) - 1).clamp(min=0))
+            return list(hidden[:, -1].float())
 
         return torch.stack(self._features.get(row_keys(ids, mask), compute))
 
