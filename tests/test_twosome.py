@@ -167,3 +167,19 @@ def test_bad_input_is_a_clear_error(tokenizer):
         policy.action_logits(policy.obs_to_tensor(batch)[0])
     with pytest.raises(ValueError, match="max_prompt_tokens=8"):
         tokenized("TWOSOME/TomatoSalad-v0", tokenizer, max_prompt_tokens=8).reset()
+
+
+def test_training_cli_runs_resumes_and_scores(tmp_path, capsys):
+    from agents.twosome.train import main
+
+    out = tmp_path / "ts"
+    common = ["--task", "tomato-salad", "--model", "tiny-llama", "--dtype", "float32", "--steps", "64",
+              "--n-steps", "8", "--eval-episodes", "2", "--threads", "1", "--out", str(out)]
+    main(common)
+    scores = __import__("json").loads((out / "scores.json").read_text())
+    assert scores["episodes"] == 2 and scores["steps"] == 64 and 0 <= scores["success"] <= 1
+    main([*common, "--resume"])
+    assert "nothing to train" in capsys.readouterr().out
+    main(["--task", "food-preparation", "--method", "ppo", "--steps", "512", "--eval-episodes", "2", "--threads", "1",
+          "--out", str(tmp_path / "ppo")])
+    assert __import__("json").loads((tmp_path / "ppo" / "scores.json").read_text())["method"] == "ppo"

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.buffers import DictRolloutBuffer
+from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv
@@ -26,8 +26,8 @@ from stable_baselines3.common.vec_env import VecEnv
 from agents.twosome.policy import TwosomePolicy
 
 
-class MacroRolloutBuffer(DictRolloutBuffer):
-    """A dict rollout buffer that discounts each transition by its own factor (gamma^k for a k-step macro)."""
+class MacroDiscounts:
+    """Rollout-buffer mixin: each transition discounted by its own factor (gamma^k for a k-step macro)."""
 
     def reset(self) -> None:
         super().reset()
@@ -48,7 +48,51 @@ class MacroRolloutBuffer(DictRolloutBuffer):
         self.returns = self.advantages + self.values
 
 
-class TWOSOME(OnPolicyAlgorithm):
+class MacroRolloutBuffer(MacroDiscounts, DictRolloutBuffer):
+    """Dict observations (TWOSOME's tokenized prompts), per-transition discounts."""
+
+
+class MacroBoxRolloutBuffer(MacroDiscounts, RolloutBuffer):
+    """Vector observations (the plain-PPO baseline), per-transition discounts."""
+
+
+class MacroDiscountRollouts(OnPolicyAlgorithm):
+    """SB3's rollout loop, recording each transition's discount gamma^k (k = ``info["macro_action_steps"]``,
+    1 when absent) and treating every episode end as terminal (no bootstrapping at time-outs), as TWOSOME's
+    trainer and its PPO baseline do. Use with a :class:`MacroDiscounts` buffer."""
+
+    def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: MacroDiscounts,
+                         n_rollout_steps: int) -> bool:
+        assert self._last_obs is not None, "no previous observation was provided"
+        self.policy.set_training_mode(False)
+        rollout_buffer.reset()
+        callback.on_rollout_start()
+        n_steps = 0
+        while n_steps < n_rollout_steps:
+            with torch.no_grad():
+                actions, values, log_probs = self.policy(obs_as_tensor(self._last_obs, self.device))
+            actions = actions.cpu().numpy()
+            new_obs, rewards, dones, infos = env.step(actions)
+            self.num_timesteps += env.num_envs
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return False
+            self._update_info_buffer(infos, dones)
+            rollout_buffer.discounts[rollout_buffer.pos] = [self.gamma ** info.get("macro_action_steps", 1)
+                                                            for info in infos]
+            rollout_buffer.add(self._last_obs, actions.reshape(-1, 1), rewards, self._last_episode_starts, values,
+                               log_probs)
+            n_steps += 1
+            self._last_obs, self._last_episode_starts = new_obs, dones
+        with torch.no_grad():
+            last_values = self.policy.predict_values(obs_as_tensor(new_obs, self.device))
+        rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+
+class TWOSOME(MacroDiscountRollouts):
     """PPO for :class:`TwosomePolicy` (TWOSOME, Tan et al. 2024). Defaults: the Tomato Salad script's.
 
     Args:
@@ -95,38 +139,6 @@ class TWOSOME(OnPolicyAlgorithm):
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer", "policy.value_optimizer"], []
-
-    # --- rollouts: SB3's loop, with each transition's discount and no bootstrapping at time-outs ---------
-
-    def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: MacroRolloutBuffer,
-                         n_rollout_steps: int) -> bool:
-        assert self._last_obs is not None, "no previous observation was provided"
-        self.policy.set_training_mode(False)
-        rollout_buffer.reset()
-        callback.on_rollout_start()
-        n_steps = 0
-        while n_steps < n_rollout_steps:
-            with torch.no_grad():
-                actions, values, log_probs = self.policy(obs_as_tensor(self._last_obs, self.device))
-            actions = actions.cpu().numpy()
-            new_obs, rewards, dones, infos = env.step(actions)
-            self.num_timesteps += env.num_envs
-            callback.update_locals(locals())
-            if not callback.on_step():
-                return False
-            self._update_info_buffer(infos, dones)
-            rollout_buffer.discounts[rollout_buffer.pos] = [self.gamma ** info.get("macro_action_steps", 1)
-                                                            for info in infos]
-            rollout_buffer.add(self._last_obs, actions.reshape(-1, 1), rewards, self._last_episode_starts, values,
-                               log_probs)
-            n_steps += 1
-            self._last_obs, self._last_episode_starts = new_obs, dones
-        with torch.no_grad():
-            last_values = self.policy.predict_values(obs_as_tensor(new_obs, self.device))
-        rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
 
     # --- the update --------------------------------------------------------------------------------
 
