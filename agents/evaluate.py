@@ -82,7 +82,8 @@ class Runner:
             env_id = "LangRearrangeHard-v0" if self.cfg.hard else "LangRearrange-v0"
             source = {"episodes": self.cfg.episodes_file} if self.cfg.episodes_file else {"split": dataset}
             size = self.agent.image_size or self.cfg.image_size
-            env = gym.make(env_id, render=self.agent.needs_rgb, image_size=size, **source)
+            text = {"obs_mode": "text"} if getattr(self.agent, "needs_text", False) else {}
+            env = gym.make(env_id, render=self.agent.needs_rgb, image_size=size, **text, **source)
             self.agent.bind(env)
             self.envs[dataset] = env
         return self.envs[dataset]

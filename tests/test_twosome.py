@@ -12,7 +12,7 @@ from agents.nn.backbone import tiny_llama_config
 from agents.nn.llm import load_tokenizer
 from agents.twosome.algorithm import TWOSOME, MacroRolloutBuffer
 from agents.twosome.policy import TwosomePolicy
-from agents.twosome.prompts import TokenizedActions
+from agents.twosome.prompts import TokenizedActions, read_text_task
 from gym_langrearrange.twosome import TASKS
 
 OPTIMAL = {"TWOSOME/TomatoSalad-v0": [0, 2, 4, 0, 1, 3], "TWOSOME/TomatoLettuceSalad-v0": [0, 4, 7, 1, 5, 7, 3, 1, 0, 6],
@@ -159,7 +159,7 @@ def test_bad_input_is_a_clear_error(tokenizer):
         make_policy(env, normalisation="chars")
     obs, info = env.env.reset()
     with pytest.raises(ValueError, match="no valid action"):
-        env.encode(obs, {**info, "action_mask": np.zeros(5, bool)})
+        env.tokens.encode(*read_text_task(obs, {**info, "action_mask": np.zeros(5, bool)}))
     _, batch = observations("TWOSOME/TomatoSalad-v0", tokenizer, n=2)
     batch["valid"][1] = 0
     policy = make_policy(env)
@@ -183,3 +183,22 @@ def test_training_cli_runs_resumes_and_scores(tmp_path, capsys):
     main(["--task", "food-preparation", "--method", "ppo", "--steps", "512", "--eval-episodes", "2", "--threads", "1",
           "--out", str(tmp_path / "ppo")])
     assert __import__("json").loads((tmp_path / "ppo" / "scores.json").read_text())["method"] == "ppo"
+
+
+def test_twosome_on_langrearrange_is_evaluated_like_every_agent(tmp_path):
+    """Trained on LangRearrange's text observation and action mask, the checkpoint plays through agents.evaluate."""
+    import json
+
+    from agents.evaluate import main as evaluate_main
+    from agents.twosome.rearrange import SKILL_PHRASES
+    from agents.twosome.train import main
+
+    assert len(set(SKILL_PHRASES)) == 70 and "pick up the apple" in SKILL_PHRASES
+    out = tmp_path / "lr"
+    main(["--task", "langrearrange", "--model", "tiny-llama", "--dtype", "float32", "--steps", "32", "--n-steps", "8",
+          "--eval-episodes", "0", "--threads", "1", "--out", str(out)])
+    assert json.loads((out / "checkpoint" / "agent.json").read_text())["agent"] == "agents.twosome.agent:TwosomeAgent"
+    evaluate_main(["--agent", str(out / "checkpoint"), "--datasets", "rephrasing", "--episodes", "2",
+                   "--out", str(tmp_path / "eval")])
+    rows = [json.loads(line) for line in (tmp_path / "eval" / "episodes.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all("error" not in r and r["steps"] >= 1 for r in rows)

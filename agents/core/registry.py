@@ -53,6 +53,8 @@ def load_agent(spec: str, **options: Any) -> Agent:
     algorithm = _resolve_algorithm(meta["algorithm"], meta_path)
     model_file = path if path.is_file() else folder / meta.get("model", "model.zip")
     model = load_model(algorithm, model_file, meta_path, device=options.get("device", "auto"))
+    if meta.get("agent"):  # a checkpoint with an Agent class of its own (e.g. TWOSOME's, which reads text)
+        return _resolve(meta["agent"]).from_checkpoint(model, meta, options)
     transform = None
     if meta.get("tokenizer"):
         from agents.nn.llm import load_tokenizer

@@ -38,9 +38,18 @@ def read_text_task(obs: Any, info: dict) -> tuple[str, tuple[str, ...], np.ndarr
 class ActionTokenizer:
     """Tokenizes (prompt, action texts) pairs once: prompts repeat, so results are kept (LRU)."""
 
-    def __init__(self, tokenizer: Any, max_prompt_tokens: int = 256, max_action_tokens: int = 16,
+    def __init__(self, tokenizer: Any, n_actions: int, max_prompt_tokens: int = 256, max_action_tokens: int = 16,
                  capacity: int = 4096) -> None:
         self.tokenizer, self.max_prompt_tokens, self.max_action_tokens = tokenizer, max_prompt_tokens, max_action_tokens
+        vocab, lp, la, n = int(len(tokenizer)), max_prompt_tokens, max_action_tokens, n_actions
+        self.observation_space = spaces.Dict({
+            "prompt_ids": spaces.Box(0, vocab - 1, (lp,), dtype=np.int64),
+            "prompt_mask": spaces.Box(0, 1, (lp,), dtype=np.int64),
+            "action_ids": spaces.Box(0, vocab - 1, (n, la), dtype=np.int64),
+            "action_token_mask": spaces.Box(0, 1, (n, la), dtype=np.int64),
+            "action_words": spaces.Box(0, 10 ** 4, (n,), dtype=np.float32),
+            "valid": spaces.Box(0, 1, (n,), dtype=np.int64),
+        })
         self._prompts: OrderedDict[str, list[int]] = OrderedDict()
         self._actions: OrderedDict[tuple[str, str], list[int]] = OrderedDict()
         self.capacity = capacity
@@ -71,6 +80,29 @@ class ActionTokenizer:
                              f"{self.max_action_tokens}")
         return ids
 
+    def encode(self, prompt: str, texts: tuple[str, ...], valid: np.ndarray) -> dict[str, np.ndarray]:
+        """The observation of :class:`TokenizedActions` for a prompt, every action's text and the valid mask."""
+        space = self.observation_space
+        n, la = space["action_ids"].shape
+        if len(texts) != n or len(valid) != n:
+            raise ValueError(f"the environment named {len(texts)} actions and masked {len(valid)}, "
+                             f"but its action space has {n}")
+        if not np.any(valid):
+            raise ValueError(f"no valid action in this state (the action mask is all zeros): {prompt[:80]!r}")
+        lp = space["prompt_ids"].shape[0]
+        head = self.prompt(prompt)
+        out = {"prompt_ids": np.zeros(lp, np.int64), "prompt_mask": np.zeros(lp, np.int64),
+               "action_ids": np.zeros((n, la), np.int64), "action_token_mask": np.zeros((n, la), np.int64),
+               "action_words": np.array([len(t.split()) for t in texts], np.float32),
+               "valid": np.asarray(valid, np.int64)}
+        out["prompt_ids"][lp - len(head):] = head
+        out["prompt_mask"][lp - len(head):] = 1
+        for a in np.flatnonzero(valid):  # invalid actions are never scored: no need to tokenize them
+            ids = self.action(prompt, texts[a])
+            out["action_ids"][a, :len(ids)] = ids
+            out["action_token_mask"][a, :len(ids)] = 1
+        return out
+
     def _remember(self, store: OrderedDict, key, compute: Callable[[], list[int]]) -> list[int]:
         if key in store:
             store.move_to_end(key)
@@ -97,45 +129,13 @@ class TokenizedActions(gym.Wrapper):
         if not isinstance(env.action_space, spaces.Discrete):
             raise ValueError(f"TWOSOME needs a Discrete action space, got {env.action_space}")
         self.read = read
-        self.tokens = ActionTokenizer(tokenizer, max_prompt_tokens, max_action_tokens)
-        n, vocab = int(env.action_space.n), int(len(tokenizer))
-        lp, la = max_prompt_tokens, max_action_tokens
-        self.observation_space = spaces.Dict({
-            "prompt_ids": spaces.Box(0, vocab - 1, (lp,), dtype=np.int64),
-            "prompt_mask": spaces.Box(0, 1, (lp,), dtype=np.int64),
-            "action_ids": spaces.Box(0, vocab - 1, (n, la), dtype=np.int64),
-            "action_token_mask": spaces.Box(0, 1, (n, la), dtype=np.int64),
-            "action_words": spaces.Box(0, 10 ** 4, (n,), dtype=np.float32),
-            "valid": spaces.Box(0, 1, (n,), dtype=np.int64),
-        })
+        self.tokens = ActionTokenizer(tokenizer, int(env.action_space.n), max_prompt_tokens, max_action_tokens)
+        self.observation_space = self.tokens.observation_space
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        return self.encode(obs, info), info
+        return self.tokens.encode(*self.read(obs, info)), info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        return self.encode(obs, info), reward, terminated, truncated, info
-
-    def encode(self, obs: Any, info: dict) -> dict[str, np.ndarray]:
-        prompt, texts, valid = self.read(obs, info)
-        space = self.observation_space
-        n, la = space["action_ids"].shape
-        if len(texts) != n or len(valid) != n:
-            raise ValueError(f"the environment named {len(texts)} actions and masked {len(valid)}, "
-                             f"but its action space has {n}")
-        if not np.any(valid):
-            raise ValueError(f"no valid action in this state (the action mask is all zeros): {prompt[:80]!r}")
-        lp = space["prompt_ids"].shape[0]
-        head = self.tokens.prompt(prompt)
-        out = {"prompt_ids": np.zeros(lp, np.int64), "prompt_mask": np.zeros(lp, np.int64),
-               "action_ids": np.zeros((n, la), np.int64), "action_token_mask": np.zeros((n, la), np.int64),
-               "action_words": np.array([len(t.split()) for t in texts], np.float32),
-               "valid": np.asarray(valid, np.int64)}
-        out["prompt_ids"][lp - len(head):] = head
-        out["prompt_mask"][lp - len(head):] = 1
-        for a in np.flatnonzero(valid):  # invalid actions are never scored: no need to tokenize them
-            ids = self.tokens.action(prompt, texts[a])
-            out["action_ids"][a, :len(ids)] = ids
-            out["action_token_mask"][a, :len(ids)] = 1
-        return out
+        return self.tokens.encode(*self.read(obs, info)), reward, terminated, truncated, info

@@ -17,6 +17,7 @@ class TaskRecipe:
     ppo_lr: float  # the plain-PPO baseline's
     ppo_gamma: float
     overcooked: bool  # macro-actions: gamma^k, a subtask reward and a full view for the baseline
+    rearrange: bool = False  # Language Rearrangement (a split's episodes), not one of TWOSOME's tasks
 
 
 RECIPES = {
@@ -25,6 +26,8 @@ RECIPES = {
                                        True),
     "food-preparation": TaskRecipe("TWOSOME/FoodPreparation-v0", 1e-6, 5e-5, 0.95, 50_000, 10, 1e-3, 0.99, False),
     "entertainment": TaskRecipe("TWOSOME/Entertainment-v0", 1e-6, 5e-5, 0.95, 200_000, 100, 1e-3, 0.99, False),
+    # ours: the household tasks' rates, the benchmark's discount, LLaRP's seed
+    "langrearrange": TaskRecipe("LangRearrange-v0", 1e-6, 5e-5, 0.99, 100_000, 0, 0.0, 0.99, False, rearrange=True),
 }
 
 

@@ -6,7 +6,10 @@
     python -m agents.twosome.train --task food-preparation --method zero-shot --out runs/twosome/fp-zs
     python -m agents.twosome.train --task food-preparation --resume --out runs/twosome/fp-word     # continue
 
-Tasks: tomato-salad, tomato-lettuce-salad, food-preparation, entertainment. Learning rates, gamma,
+    python -m agents.twosome.train --task langrearrange --split train --out runs/twosome/lr   # Language Rearrangement
+    python -m agents.evaluate --agent runs/twosome/lr/checkpoint --datasets all              # ... evaluated as any agent
+
+Tasks: tomato-salad, tomato-lettuce-salad, food-preparation, entertainment, langrearrange. Learning rates, gamma,
 the budget and the seed default to the task's script in the original (``agents.twosome.recipes``);
 TWOSOME runs 4 envs x 32 decisions per update, the baseline 4 x 128. Writes ``OUT/checkpoint/``,
 ``OUT/curve.json`` (the discounted return of recent training episodes, as the envs report it, by
@@ -25,7 +28,7 @@ import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import gym_langrearrange  # noqa: F401  (registers the ids)
-from agents.callbacks import EpisodeMetric
+from agents.callbacks import SUCCESS, EpisodeMetric
 from agents.cli import nonnegative_int, run_main
 from agents.core.registry import load_model
 from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype, tiny_llama_config
@@ -35,6 +38,7 @@ from agents.twosome.algorithm import TWOSOME
 from agents.twosome.baseline import baseline_algorithm, baseline_env_kwargs, make_baseline
 from agents.twosome.policy import NORMALISATIONS
 from agents.twosome.prompts import TokenizedActions
+from agents.twosome.rearrange import read_rearrange
 from agents.twosome.recipes import RECIPES, TaskRecipe, recipe_of
 from gym_langrearrange.files import atomic_write_json
 
@@ -49,6 +53,7 @@ def arguments():
     p = run_arguments(PROG, __doc__, out="runs/twosome", n_minibatches=32, envs=4)
     p.set_defaults(steps=None, lr=None, seed=None, checkpoint_every=2048)
     p.add_argument("--task", required=True, help=f"one of {', '.join(RECIPES)}")
+    p.add_argument("--split", default="train", help="--task langrearrange: the dataset it trains on")
     p.add_argument("--method", default="twosome", choices=METHODS)
     p.add_argument("--normalisation", default="word", choices=NORMALISATIONS)
     p.add_argument("--model", default="smollm2-135m", help="smollm2-135m, gemma3-270m, a .gguf file, an HF folder, "
@@ -59,8 +64,11 @@ def arguments():
     return p
 
 
-def task_env(recipe: TaskRecipe, tokenizer: Any | None, **kwargs: Any) -> gym.Env:
+def task_env(recipe: TaskRecipe, tokenizer: Any | None, split: str = "train", **kwargs: Any) -> gym.Env:
     """One env of the task: tokenized prompts for TWOSOME (``tokenizer``), the vector for the baseline."""
+    if recipe.rearrange:
+        env = gym.make(recipe.env_id, split=split, render=False, obs_mode="text", **kwargs)
+        return TokenizedActions(env, tokenizer, read=read_rearrange)
     if tokenizer is None:
         return gym.make(recipe.env_id, **kwargs).unwrapped
     return TokenizedActions(gym.make(recipe.env_id, obs_mode="text", **kwargs).unwrapped, tokenizer)
@@ -71,12 +79,15 @@ def evaluate_episodes(model: Any, make_env: Callable[[], gym.Env], episodes: int
     env, rows = make_env(), []
     for _ in range(episodes):
         obs, info = env.reset()
+        total, length = 0.0, 0
         while True:
             extra = {"action_masks": env.action_masks()} if masked else {}
             action, _ = model.predict(obs, deterministic=False, **extra)
-            obs, _, terminated, truncated, info = env.step(int(action))
-            if terminated or truncated:
-                rows.append((float(terminated), float(info["episode"]["r"]), int(info["episode"]["l"])))
+            obs, reward, terminated, truncated, info = env.step(int(action))
+            total, length = total + float(reward), length + 1
+            if terminated or truncated:  # (LangRearrange reports no discounted return: its plain sum then)
+                episode = info.get("episode", {"r": total, "l": length})
+                rows.append((float(info.get("success", terminated)), float(episode["r"]), int(episode["l"])))
                 break
     success, ret, length = (np.array(c) for c in zip(*rows)) if rows else (np.zeros(0),) * 3
     return {"episodes": episodes, "success": float(success.mean()) if rows else None,
@@ -87,6 +98,9 @@ def evaluate_episodes(model: Any, make_env: Callable[[], gym.Env], episodes: int
 def main(argv: list[str] | None = None) -> None:
     args = arguments().parse_args(argv)
     recipe = recipe_of(args.task)
+    if recipe.rearrange and args.method == "ppo":
+        raise ValueError("--method ppo is TWOSOME's baseline on its own tasks; on langrearrange train "
+                         "agents.lstm.train or agents.llarp.train instead")
     device = pick_device(args.device)
     args.steps = args.steps or recipe.steps
     args.seed = recipe.seed if args.seed is None else args.seed
@@ -112,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
                        device=device, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
 
     def write_scores(model) -> None:
-        scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, **eval_kwargs), args.eval_episodes,
+        scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, args.split, **eval_kwargs),
+                                   args.eval_episodes,
                                    masked=args.method == "ppo" and not recipe.overcooked)
         scores.update(task=recipe.env_id, method=args.method, normalisation=args.normalisation,
                       steps=int(model.num_timesteps), seed=args.seed)
@@ -126,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         torch.set_num_threads(pick_threads(args.threads))
         out.mkdir(parents=True, exist_ok=True)
-        write_scores(build(DummyVecEnv([lambda: task_env(recipe, tokenizer)]), None))
+        write_scores(build(DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split)]), None))
         return
 
     def final(checkpoint: Path) -> None:
@@ -134,14 +149,16 @@ def main(argv: list[str] | None = None) -> None:
             write_scores(load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", device=device))
 
     def make_venv(rank: int):
-        return DummyVecEnv([lambda: task_env(recipe, tokenizer, **env_kwargs)] * args.envs)
+        return DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split, **env_kwargs)] * args.envs)
 
     algorithm = TWOSOME if args.method == "twosome" else baseline_algorithm(recipe)
     meta = {"algorithm": f"{algorithm.__module__}:{algorithm.__name__}", "task": recipe.env_id,
             "name": f"twosome-{args.normalisation}" if args.method == "twosome" else "ppo",
-            "model": args.model if args.method == "twosome" else None}
+            "llm": args.model if args.method == "twosome" else None}
+    if recipe.rearrange:  # agents.evaluate plays it through TwosomeAgent, which builds the prompts
+        meta.update(agent="agents.twosome.agent:TwosomeAgent", split=args.split)
     run_training(args, algorithm=algorithm, build=build, meta=meta, make_venv=make_venv, device=device,
-                 final=final, metric=RETURN)
+                 final=final, metric=SUCCESS if recipe.rearrange else RETURN)
 
 
 if __name__ == "__main__":
