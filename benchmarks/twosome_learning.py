@@ -1,0 +1,164 @@
+"""TWOSOME's experiments: word, token and no normalisation against plain PPO and the zero-shot policy.
+
+    python benchmarks/twosome_learning.py run --tasks food-preparation --root ~/twosome-runs      # all methods
+    python benchmarks/twosome_learning.py run --tasks all --methods ppo,zero-shot --root ~/twosome-runs
+    python benchmarks/twosome_learning.py report --root ~/twosome-runs --to docs/results/twosome
+
+``run`` trains each (task, method) with ``python -m agents.twosome.train`` into ``ROOT/TASK/METHOD``, one
+after the other, for the task's budget (``--steps`` to cut it, said in the report) or ``--time-budget``
+seconds each; run it again after an interruption and every run resumes from its checkpoint (a finished
+one is skipped). ``report`` writes ``curves.png`` (discounted return of recent training episodes against
+decisions, per task), ``table.md`` (per task and method: the final policy's success and return over its
+evaluation episodes, the decisions until the training curve first reached the optimal return, the
+budget) and the retention of the LLM's language modelling after LoRA training (mean token NLL on a
+fixed text with the adapters on and off).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from agents.twosome.recipes import RECIPES  # noqa: E402
+
+TASKS = tuple(t for t, r in RECIPES.items() if not r.rearrange)
+METHODS = {"word": ["--normalisation", "word"], "token": ["--normalisation", "token"],
+           "none": ["--normalisation", "none"], "ppo": ["--method", "ppo"], "zero-shot": ["--method", "zero-shot"]}
+LABELS = {"word": "TWOSOME, word norm.", "token": "TWOSOME, token norm.", "none": "TWOSOME, no norm.",
+          "ppo": "PPO (MLP)", "zero-shot": "zero-shot (TWOSOME untrained)"}
+#: the optimal episodes' discounted returns (shared/spec/twosome.md: 6/28, 10/45, 6 and 11 steps)
+OPTIMAL_RETURN = {"tomato-salad": 0.9205, "tomato-lettuce-salad": 0.9477, "food-preparation": 0.95 ** 5,
+                  "entertainment": 0.95 ** 10}
+#: the text whose likelihood measures what the LLM kept of its language modelling
+RETENTION_TEXT = ("The kitchen was quiet in the early morning. She put the kettle on, opened the window, and "
+                  "watched the rain fall over the garden while the bread warmed in the oven.")
+
+
+def names(text: str, allowed, what: str) -> list[str]:
+    items = list(allowed) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    for item in items:
+        if item not in allowed:
+            raise SystemExit(f"error: unknown {what} {item!r}; allowed: {', '.join(allowed)}, or all")
+    return items
+
+
+def run(args) -> None:
+    root = Path(args.root).expanduser()
+    for task in names(args.tasks, TASKS, "task"):
+        for method in names(args.methods, METHODS, "method"):
+            out = root / task / method
+            if (out / "scores.json").exists():
+                print(f"{task} {method}: finished ({out / 'scores.json'})")
+                continue
+            command = [sys.executable, "-m", "agents.twosome.train", "--task", task, *METHODS[method],
+                       "--out", str(out), "--threads", str(args.threads), "--eval-episodes", str(args.eval_episodes)]
+            if args.steps:
+                command += ["--steps", str(args.steps)]
+            if args.time_budget:
+                command += ["--time-budget", str(args.time_budget)]
+            if (out / "checkpoint" / "model.zip").exists() or (out / "train.log").exists():
+                command.append("--resume")
+            out.mkdir(parents=True, exist_ok=True)
+            print(f"{task} {method}: {' '.join(command[1:])}", flush=True)
+            with open(out / "train.log", "a") as log:
+                code = subprocess.call(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            print(f"{task} {method}: " + ("done" if code == 0 else f"FAILED (exit {code}, see {out / 'train.log'})"))
+
+
+def first_reaching(curve: list, target: float) -> int | None:
+    """Decisions until the training curve (mean return of recent episodes) first reached ``target``."""
+    return next((int(step) for step, value in curve if value >= target - 1e-3), None)
+
+
+def retention(checkpoint: Path) -> tuple[float, float] | None:
+    """(NLL with LoRA, NLL without) of the retention text, per token, for a TWOSOME checkpoint."""
+    import torch
+
+    from agents.twosome import TWOSOME
+
+    if not (checkpoint / "model.zip").exists():
+        return None
+    model = TWOSOME.load(str(checkpoint / "model.zip"), device="cpu")
+    llm, tok = model.policy.llm, model.policy.tokenizer
+    ids = torch.tensor([tok(RETENTION_TEXT)["input_ids"]])
+    with torch.no_grad():
+        with_lora = float(llm(input_ids=ids, labels=ids).loss)
+        with llm.disable_adapter():
+            without = float(llm(input_ids=ids, labels=ids).loss)
+    return with_lora, without
+
+
+def report(args) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    root, to = Path(args.root).expanduser(), Path(args.to)
+    to.mkdir(parents=True, exist_ok=True)
+    rows = ["| task | method | decisions trained | success | return | optimal return | first reached at |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    kept = ["| task | method | NLL with LoRA | NLL of the base LLM |", "|---|---|---:|---:|"]
+    tasks = [t for t in TASKS if (root / t).is_dir()]
+    fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.5 * max(len(tasks), 1), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for method in METHODS:
+            out = root / task / method
+            scores = json.loads((out / "scores.json").read_text()) if (out / "scores.json").exists() else None
+            curve = json.loads((out / "curve.json").read_text()) if (out / "curve.json").exists() else []
+            if scores is None and not curve:
+                continue
+            if curve:
+                ax.plot([c[0] for c in curve], [c[1] for c in curve], label=LABELS[method])
+            elif scores is not None:
+                ax.axhline(scores["return"], ls="--", color="grey", label=LABELS[method])
+            reached = first_reaching(curve, OPTIMAL_RETURN[task]) if curve else None
+            fmt = (lambda v: "-" if v is None else f"{v:.2f}")
+            steps = scores["steps"] if scores else (curve[-1][0] if curve else 0)
+            status = "" if scores else " (running)"
+            rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {fmt(scores and scores['success'])} | "
+                        f"{fmt(scores and scores['return'])} | {OPTIMAL_RETURN[task]:.3f} | "
+                        f"{'-' if reached is None else f'{reached:,}'} |")
+            if method in ("word", "token", "none") and args.retention:
+                nll = retention(out / "checkpoint")
+                if nll:
+                    kept.append(f"| {task} | {LABELS[method]} | {nll[0]:.3f} | {nll[1]:.3f} |")
+        ax.axhline(OPTIMAL_RETURN[task], color="black", lw=0.8, ls=":", label="optimal")
+        ax.set_title(task)
+        ax.set_xlabel("decisions")
+        ax.set_ylabel("discounted return")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(to / "curves.png", dpi=120)
+    text = "\n".join(rows) + "\n"
+    if len(kept) > 2:
+        text += "\nRetention (mean token NLL of a fixed English passage; lower is better):\n\n" + "\n".join(kept) + "\n"
+    (to / "table.md").write_text(text)
+    print(text)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--tasks", default="all", help=f"comma-separated: {', '.join(TASKS)}, or all")
+    r.add_argument("--methods", default="all", help=f"comma-separated: {', '.join(METHODS)}, or all")
+    r.add_argument("--root", required=True, help="runs folder (outside the checkout)")
+    r.add_argument("--steps", type=int, default=None, help="cut every budget to this many decisions")
+    r.add_argument("--time-budget", type=float, default=None, help="seconds of training per run")
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--eval-episodes", type=int, default=100)
+    q = sub.add_parser("report")
+    q.add_argument("--root", required=True)
+    q.add_argument("--to", default="docs/results/twosome")
+    q.add_argument("--no-retention", dest="retention", action="store_false")
+    args = p.parse_args()
+    run(args) if args.command == "run" else report(args)
+
+
+if __name__ == "__main__":
+    main()
