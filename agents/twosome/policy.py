@@ -6,11 +6,12 @@
     V(prompt) = MLP(last hidden state of the prompt, LoRA disabled)     (the frozen backbone's features)
 
 Actor and critic share one frozen backbone; only the LoRA adapters (actor) and the value head (critic)
-learn. Scoring runs the prompts once and continues every candidate from their keys/values
-(``prompt_reuse=True``): prompts are long and action texts short, so this is several times faster than
-the original's one padded sequence per candidate (``prompt_reuse=False``, kept for comparison; both give
-the same numbers). The critic's features depend on the prompt only and the backbone is frozen, so they
-are computed once per distinct prompt and kept.
+learn. Scoring packs every env's prompt once and its candidates after it as branches of a prefix tree
+(a 4D attention mask), one pass for the whole batch (``prompt_reuse=True``): prompts are long and
+action texts short, so this is ~3x faster than the original's one padded sequence per candidate
+(``prompt_reuse=False``, kept for comparison; both give the same numbers). The critic's features
+depend on the prompt only and the backbone is frozen, so they are computed once per distinct prompt
+and kept.
 """
 from __future__ import annotations
 
