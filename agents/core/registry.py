@@ -17,6 +17,7 @@ AGENTS: dict[str, Callable[..., Agent] | str] = {
     "random": lambda seed=0, **_: RandomAgent(masked=False, seed=int(seed)),
     "random-masked": lambda seed=0, **_: RandomAgent(masked=True, seed=int(seed)),
     "oracle": lambda **_: OracleAgent(),
+    "expert": "agents.expert:ExpertAgent",
     "zs-llama": "agents.zero_shot:ZSLLaMA",
     "zs-chatgpt": "agents.zero_shot:ZSChatGPT",
     "zs-flamingo": "agents.zero_shot:ZSFlamingo",
