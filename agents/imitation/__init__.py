@@ -1,0 +1,1 @@
+"""Imitation learning on Language Rearrangement: expert demonstrations and behaviour cloning."""

@@ -1,0 +1,167 @@
+"""Train LLaRP by behaviour cloning on expert demonstrations (LLaRP-IL, LLaRP-Scratch-IL).
+
+    python -m agents.imitation.demos --split train --episodes 150000 --out ~/demos/train   # once
+    python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il
+    python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il --resume
+    python -m agents.evaluate --agent runs/llarp-il/checkpoint --datasets all
+
+``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of the folder (all
+by default), ``--batch-episodes`` whole episodes per gradient step. Writes ``OUT/checkpoint/`` (an
+ordinary LLaRP checkpoint: ``agents.evaluate`` plays it and ``agents.llarp.train --init-from`` starts
+PPO from it), ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between
+checkpoints). ``--resume`` continues from the checkpoint; ``--time-budget`` counts training seconds
+across resumes; a finished run is never retrained.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm import tqdm
+
+from agents.checkpoints import recover_checkpoint, save_checkpoint
+from agents.cli import positive_float, positive_int, run_main
+from agents.core.registry import load_model, read_checkpoint_spec
+from agents.imitation.bc import bc_loss, episode_batch
+from agents.imitation.demos import load_demos
+from agents.llarp import LLaRP, tiny_llama_config
+from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
+from agents.nn.llm import load_tokenizer
+from agents.rearrange import env_factory
+from agents.run_folder import code_version, lock
+from agents.training import pick_device, pick_threads
+from gym_langrearrange.files import atomic_write_json, read_json
+
+PROG = "python -m agents.imitation.train"
+
+
+def arguments() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--demos", required=True, help="a folder written by agents.imitation.demos")
+    p.add_argument("--episodes", type=positive_int, required=True, help="demonstrated episodes to clone in all")
+    p.add_argument("--demo-count", type=positive_int, default=None, help="use only the first N demonstrations")
+    p.add_argument("--batch-episodes", type=positive_int, default=8)
+    p.add_argument("--lr", type=positive_float, default=3e-4)
+    p.add_argument("--backbone", default="smollm2-135m", help="smollm2-135m, gemma3-270m, ..., or tiny-llama")
+    add_dtype_argument(p, dest="llm_dtype")
+    p.add_argument("--scratch", action="store_true", help="LLaRP-Scratch-IL: a random LLM, trained too")
+    p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
+    p.add_argument("--image-size", type=positive_int, default=64)
+    p.add_argument("--max-tokens", type=positive_int, default=48)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", default="auto")
+    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint-every", type=positive_int, default=2000, metavar="EPISODES")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments().parse_args(argv)
+    device = pick_device(args.device)
+    if args.scratch and args.llm_dtype == "auto":
+        args.llm_dtype = "float32"  # weights that train stay fp32
+    args.llm_dtype = resolve_llm_dtype(args.llm_dtype, device)
+    manifest, demos = load_demos(args.demos)
+    demos = list(demos)[:args.demo_count]
+    if not demos:
+        raise ValueError(f"{args.demos}: no demonstrations")
+    tiny = args.backbone == "tiny-llama"
+    tokenizer_name = "smollm2-135m" if tiny else args.backbone
+    tokenizer = load_tokenizer(tokenizer_name)
+    make_env = env_factory(tokenizer, args.max_tokens, split=manifest["split"], image_size=args.image_size,
+                           hard=manifest["hard"])
+    name = "llarp-scratch-il" if args.scratch else "llarp-il"
+    # what defines the run (--resume refuses others); --episodes and --time-budget may grow on resume
+    options = {k: getattr(args, k) for k in ("demo_count", "batch_episodes", "lr", "backbone", "llm_dtype",
+                                             "scratch", "visual_encoder", "image_size", "max_tokens", "seed")}
+    meta = {"algorithm": "agents.llarp:LLaRP", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
+            "name": name, "backbone": args.backbone, "split": manifest["split"], "options": options,
+            "demonstrations": str(Path(args.demos).resolve()), "code_version": code_version()}
+    out = Path(args.out)
+    checkpoint = out / "checkpoint"
+    with lock(out, "behaviour-cloning run"):
+        recover_checkpoint(checkpoint)
+        torch.set_num_threads(pick_threads(args.threads))
+        torch.manual_seed(args.seed)
+        venv = DummyVecEnv([make_env])
+        done, seconds, curve = 0, 0.0, []
+        if (checkpoint / "model.zip").exists():
+            if not args.resume:
+                raise ValueError(f"{out} already holds a run (its checkpoint is {checkpoint}); pass --resume to "
+                                 f"continue it, or choose another --out")
+            saved = read_checkpoint_spec(checkpoint / "agent.json")
+            changed = {k: (saved["options"].get(k), v) for k, v in options.items() if saved["options"].get(k) != v}
+            if changed:
+                raise ValueError(f"--resume with other options than {checkpoint}: " + ", ".join(
+                    f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()))
+            model = load_model(LLaRP, checkpoint / "model.zip", checkpoint / "agent.json", env=venv, device=device)
+            done, seconds = int(saved["bc"]["episodes"]), float(saved["bc"]["seconds"])
+            curve = [c for c in read_json(out / "bc_curve.json", "curve") if c[0] <= done] \
+                if (out / "bc_curve.json").exists() else []
+            print(f"resumed from {checkpoint} at {done} episodes, {seconds:.0f} s of training")
+        else:
+            policy_kwargs = dict(llm_dtype=args.llm_dtype, pretrained=not args.scratch,
+                                 visual_encoder=args.visual_encoder)
+            if tiny:
+                policy_kwargs["backbone_config"] = tiny_llama_config()
+            else:
+                policy_kwargs["backbone"] = args.backbone
+            model = LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, seed=args.seed, device=device,
+                          policy_kwargs=policy_kwargs)
+        if done >= args.episodes or (args.time_budget and seconds >= args.time_budget):
+            print(f"{checkpoint} is finished ({done} of {args.episodes} episodes, {seconds:.0f} s): nothing to train")
+            return
+        train(model, make_env(), demos, args, out, checkpoint, meta, done, seconds, curve)
+
+
+def train(model, env, demos, args, out: Path, checkpoint: Path, meta: dict, done: int, seconds: float,
+          curve: list) -> None:
+    policy = model.policy
+    policy.set_training_mode(True)
+    trainable = [p for p in policy.parameters() if p.requires_grad]
+    rng = np.random.default_rng(args.seed)
+    order = np.concatenate([rng.permutation(len(demos)) for _ in range(args.episodes // len(demos) + 1)])
+    bar = tqdm(total=args.episodes, initial=done, unit="ep", desc="behaviour cloning", disable=not args.progress)
+    losses, accuracies, last_saved, start = [], [], done, time.perf_counter() - seconds
+
+    def save() -> None:
+        model.num_timesteps = done
+        if losses:
+            curve.append([done, float(np.mean(losses)), float(np.mean(accuracies))])
+            losses.clear()
+            accuracies.clear()
+        atomic_write_json(out / "bc_curve.json", curve)
+        save_checkpoint(model, checkpoint, {**meta, "bc": {"episodes": done, "seconds": time.perf_counter() - start}})
+
+    while done < args.episodes and not (args.time_budget and time.perf_counter() - start >= args.time_budget):
+        take = order[done:min(done + args.batch_episodes, args.episodes)]
+        batch = episode_batch(env, [demos[i] for i in take], model.device)
+        loss, accuracy = bc_loss(policy, batch)
+        policy.optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 0.5)
+        policy.optimizer.step()
+        done += len(take)
+        losses.append(loss.item())
+        accuracies.append(accuracy)
+        bar.update(len(take))
+        bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy:.2f}")
+        if done - last_saved >= args.checkpoint_every:
+            save()
+            last_saved = done
+    save()
+    bar.close()
+    print(f"saved {checkpoint} ({done} episodes cloned, {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, prog=PROG))

@@ -1,0 +1,58 @@
+"""Behaviour cloning of LLaRP: a tiny run overfits a handful of demonstrations to 100% success, and resumes."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from agents.core.registry import load_agent
+from agents.imitation.demos import write_demos
+from agents.imitation.train import main as bc_main
+from gym_langrearrange.files import read_json
+
+TINY = ["--backbone", "tiny-llama", "--dtype", "float32", "--image-size", "32", "--threads", "1", "--no-progress"]
+
+
+def greedy_success(checkpoint, indices) -> float:
+    import gymnasium as gym
+
+    import gym_langrearrange  # noqa: F401
+
+    agent = load_agent(str(checkpoint), deterministic=True)
+    env = gym.make("LangRearrange-v0", split="train", image_size=32)
+    wins = []
+    for i in indices:
+        obs, info = env.reset(seed=0, options={"episode_index": i})
+        agent.reset(obs, info)
+        while True:
+            obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+            if terminated or truncated:
+                wins.append(bool(info["success"]))
+                break
+    return float(np.mean(wins))
+
+
+def test_a_tiny_bc_run_overfits_a_handful_of_episodes(tmp_path):
+    write_demos(tmp_path / "demos", "train", episodes=3, shard_size=3, progress=False)
+    out = tmp_path / "il"
+    bc_main(["--demos", str(tmp_path / "demos"), "--episodes", "480", "--batch-episodes", "3", "--lr", "1e-3",
+             "--checkpoint-every", "240", "--out", str(out), *TINY])
+    curve = read_json(out / "bc_curve.json")
+    assert curve[-1][2] > 0.99 and curve[-1][1] < curve[0][1] / 10  # the expert's skills reproduced, loss down
+    assert greedy_success(out / "checkpoint", range(3)) == 1.0
+    meta = json.loads((out / "checkpoint" / "agent.json").read_text())
+    assert meta["name"] == "llarp-il" and meta["bc"]["episodes"] == 480
+
+
+def test_bc_resumes_and_refuses_a_finished_or_changed_run(tmp_path, capsys):
+    write_demos(tmp_path / "demos", "train", episodes=2, shard_size=2, progress=False)
+    out = tmp_path / "il"
+    common = ["--demos", str(tmp_path / "demos"), "--batch-episodes", "2", "--out", str(out), *TINY]
+    bc_main([*common, "--episodes", "4"])
+    with pytest.raises(ValueError, match="already holds a run"):
+        bc_main([*common, "--episodes", "4"])
+    with pytest.raises(ValueError, match="batch_episodes 2 -> 1"):
+        bc_main([*common, "--episodes", "8", "--resume", "--batch-episodes", "1"])
+    bc_main([*common, "--episodes", "4", "--resume"])
+    assert "nothing to train" in capsys.readouterr().out
