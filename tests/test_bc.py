@@ -56,3 +56,22 @@ def test_bc_resumes_and_refuses_a_finished_or_changed_run(tmp_path, capsys):
         bc_main([*common, "--episodes", "8", "--resume", "--batch-episodes", "1"])
     bc_main([*common, "--episodes", "4", "--resume"])
     assert "nothing to train" in capsys.readouterr().out
+
+
+def test_ppo_starts_from_a_cloned_policy_with_the_value_head_warmed_up_first(tmp_path):
+    """IL->RL: agents.llarp.train --init-from a BC checkpoint; during the warm-up only the value head moves."""
+    import torch
+
+    from agents.llarp import LLaRP
+    from agents.llarp.train import main as rl_main
+
+    write_demos(tmp_path / "demos", "train", episodes=2, shard_size=2, progress=False)
+    bc_main(["--demos", str(tmp_path / "demos"), "--episodes", "4", "--batch-episodes", "2",
+             "--out", str(tmp_path / "il"), *TINY])
+    cloned = LLaRP.load(str(tmp_path / "il" / "checkpoint" / "model.zip")).policy.state_dict()
+    rl_main(["--backbone", "tiny-llama", "--dtype", "float32", "--image-size", "32", "--threads", "1", "--envs", "2",
+             "--n-steps", "8", "--steps", "32", "--init-from", str(tmp_path / "il" / "checkpoint"),
+             "--value-warmup", "10", "--eval-episodes", "0", "--out", str(tmp_path / "rl")])
+    tuned = LLaRP.load(str(tmp_path / "rl" / "checkpoint" / "model.zip")).policy.state_dict()
+    changed = {k for k in cloned if not torch.equal(cloned[k], tuned[k])}
+    assert changed and all(k.startswith("value_net.") for k in changed), changed

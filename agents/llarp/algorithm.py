@@ -52,6 +52,8 @@ class LLaRP(OnPolicyAlgorithm):
             previous rollout left are kept (computed with the previous parameters) and the update attends
             to them detached, as Transformer-XL's memory; it saves a visual-encoder and LLM pass over
             those steps in the rollout and a forward + backward in the update (~2x on Atari).
+        value_warmup_updates: the first N updates train the value head alone (the rest of the policy keeps
+            its weights): PPO started from a behaviour-cloned policy (IL->RL) first learns its values.
     Episode ends (success or the 32-step horizon) are terminal: the horizon is part of the task.
     """
 
@@ -61,7 +63,8 @@ class LLaRP(OnPolicyAlgorithm):
                  n_steps: int = 32, n_minibatches: int = 6, n_epochs: int = 1, gamma: float = 0.99,
                  gae_lambda: float = 0.95, clip_range: float | Schedule = 0.2, normalize_advantage: bool = True,
                  ent_coef: float = 0.01, vf_coef: float = 0.5, max_grad_norm: float = 0.5,
-                 value_loss: str = "mse", prefix_context: str = "recompute", stats_window_size: int = 100, tensorboard_log: str | None = None,
+                 value_loss: str = "mse", prefix_context: str = "recompute", value_warmup_updates: int = 0,
+                 stats_window_size: int = 100, tensorboard_log: str | None = None,
                  policy_kwargs: dict[str, Any] | None = None, verbose: int = 0, seed: int | None = None,
                  device: torch.device | str = "auto", _init_setup_model: bool = True) -> None:
         super().__init__(policy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma,
@@ -76,6 +79,9 @@ class LLaRP(OnPolicyAlgorithm):
             raise ValueError(f"value_loss must be one of {', '.join(VALUE_LOSSES)}, got {value_loss!r}")
         if prefix_context not in PREFIX_CONTEXTS:
             raise ValueError(f"prefix_context must be one of {', '.join(PREFIX_CONTEXTS)}, got {prefix_context!r}")
+        if not isinstance(value_warmup_updates, int) or value_warmup_updates < 0:
+            raise ValueError(f"value_warmup_updates must be an int >= 0, got {value_warmup_updates!r}")
+        self.value_warmup_updates = value_warmup_updates
         self.prefix_context = prefix_context
         self.value_loss = value_loss
         self.n_minibatches = n_minibatches
@@ -193,6 +199,8 @@ class LLaRP(OnPolicyAlgorithm):
         self._update_learning_rate(self.policy.optimizer)
         clip_range = self.clip_range(self._current_progress_remaining)
         trainable = [p for p in self.policy.parameters() if p.requires_grad]
+        warming_up = self._n_updates < self.value_warmup_updates  # IL->RL: the value head alone learns
+        frozen = [p for n, p in self.policy.named_parameters() if p.requires_grad and not n.startswith("value_net.")]
         pg_losses, value_losses, entropy_losses, clip_fractions = [], [], [], []
         for _ in range(self.n_epochs):
             batches = list(self.rollout_buffer.sequence_batches(self.n_minibatches, self._shuffle_rng))
@@ -213,7 +221,10 @@ class LLaRP(OnPolicyAlgorithm):
                 entropy_loss = -distribution.entropy().mean()
                 loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
                 self.policy.optimizer.zero_grad()
-                loss.backward()
+                (self.vf_coef * value_loss if warming_up else loss).backward()
+                if warming_up:
+                    for p in frozen:
+                        p.grad = None
                 _all_reduce_gradients(trainable)
                 torch.nn.utils.clip_grad_norm_(trainable, self.max_grad_norm)
                 self.policy.optimizer.step()

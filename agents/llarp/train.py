@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from agents.cli import run_main
+from agents.core.registry import load_model
 from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.nn.llm import load_tokenizer
 from agents.rearrange import dataset_evaluation, heldout_evaluator, make_vec_env, training_arguments
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
     p.add_argument("--action-mask", action="store_true",
                    help="mask invalid skills in the policy (not in the paper; see LLaRPPolicy)")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start from a LLaRP checkpoint's weights (IL->RL: a behaviour-cloned policy)")
+    p.add_argument("--value-warmup", type=int, default=0, metavar="UPDATES",
+                   help="first updates that train the value head alone (use with --init-from)")
     p.add_argument("--value-loss", default="mse", choices=["mse", "huber"],
                    help="PPO value loss: mse (default) or huber (the paper's Atari recipe)")
     args = p.parse_args(argv)
@@ -60,9 +65,15 @@ def main(argv: list[str] | None = None) -> None:
             "name": name, "backbone": args.backbone}
 
     def build(venv, tensorboard_log):
-        return LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, ent_coef=args.ent_coef, n_steps=args.n_steps,
-                     n_minibatches=args.n_minibatches, seed=args.seed + rank, device=device,
-                     value_loss=args.value_loss, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
+        model = LLaRP("LLaRPPolicy", venv, learning_rate=args.lr, ent_coef=args.ent_coef, n_steps=args.n_steps,
+                      n_minibatches=args.n_minibatches, seed=args.seed + rank, device=device,
+                      value_loss=args.value_loss, value_warmup_updates=args.value_warmup,
+                      policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
+        if args.init_from:
+            folder = Path(args.init_from)
+            source = load_model(LLaRP, folder / "model.zip", folder / "agent.json", device=device)
+            model.policy.load_state_dict(source.policy.state_dict())
+        return model
 
     out = Path(args.out)
     on_ready = (lambda model: _write_rank_params(model, out, rank, "start")) if world > 1 else None
