@@ -75,3 +75,17 @@ def test_ppo_starts_from_a_cloned_policy_with_the_value_head_warmed_up_first(tmp
     tuned = LLaRP.load(str(tmp_path / "rl" / "checkpoint" / "model.zip")).policy.state_dict()
     changed = {k for k in cloned if not torch.equal(cloned[k], tuned[k])}
     assert changed and all(k.startswith("value_net.") for k in changed), changed
+
+
+def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path):
+    """The LSTM learns more slowly than LLaRP here: one episode, and the loss must halve."""
+    write_demos(tmp_path / "demos", "train", episodes=1, shard_size=1, progress=False)
+    out = tmp_path / "lstm"
+    bc_main(["--method", "lstm-llm-resampler", "--encoder-model", "tiny", "--demos", str(tmp_path / "demos"),
+             "--episodes", "300", "--batch-episodes", "1", "--lr", "1e-3", "--checkpoint-every", "100",
+             "--out", str(out), *TINY])
+    curve = read_json(out / "bc_curve.json")
+    assert curve[-1][1] < curve[0][1] / 2 and curve[-1][2] > curve[0][2], curve
+    meta = json.loads((out / "checkpoint" / "agent.json").read_text())
+    assert meta["algorithm"] == "sb3_contrib:RecurrentPPO" and meta["name"].endswith("-il")
+    assert 0.0 <= greedy_success(out / "checkpoint", range(1)) <= 1.0  # it loads and plays as an agent

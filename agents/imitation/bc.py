@@ -32,8 +32,12 @@ class EpisodeBatch:
     actions: torch.Tensor  # (B, T) expert skills (0 where there is no step)
 
 
-def episode_batch(env, demos: Sequence[Demo], device: torch.device | str = "cpu") -> EpisodeBatch:
-    """Re-play ``demos`` in ``env`` (a TokenizeInstruction-wrapped LangRearrange env) into one batch."""
+def episode_batch(env, demos: Sequence[Demo], device: torch.device | str = "cpu",
+                  observation_space=None) -> EpisodeBatch:
+    """Re-play ``demos`` in ``env`` (a TokenizeInstruction-wrapped LangRearrange env) into one batch.
+
+    ``observation_space``: the model's; images are put channel-first where it has them so (SB3's vector
+    env transposes them for training, ``VecTransposeImage``)."""
     episodes = [list(replay(env, demo)) for demo in demos]
     b, t = len(episodes), max(len(e) for e in episodes)
     first = episodes[0][0][0]
@@ -48,6 +52,12 @@ def episode_batch(env, demos: Sequence[Demo], device: torch.device | str = "cpu"
                 steps[k][i, j] = obs[k]
             mask[i, j], actions[i, j] = True, action
 
+    if observation_space is not None:
+        for k, v in steps.items():
+            wanted = tuple(observation_space[k].shape)
+            if v.shape[2:] != wanted and v.ndim == 5 and (v.shape[4], *v.shape[2:4]) == wanted:
+                steps[k] = np.ascontiguousarray(np.moveaxis(v, 4, 2))  # (B, T, H, W, C) -> (B, T, C, H, W)
+
     def tensor(x):
         return torch.as_tensor(x, device=device)
 
@@ -60,3 +70,26 @@ def bc_loss(policy, batch: EpisodeBatch) -> tuple[torch.Tensor, float]:
     logits, _ = policy.evaluate_sequences(batch.instruction, batch.instruction_mask, batch.steps, batch.step_mask)
     logits, target = logits[batch.step_mask].float(), batch.actions[batch.step_mask]  # (n, A), (n,)
     return F.cross_entropy(logits, target), float((logits.argmax(-1) == target).float().mean())
+
+
+def recurrent_bc_loss(policy, batch: EpisodeBatch) -> tuple[torch.Tensor, float]:
+    """The same loss for an sb3-contrib recurrent policy (the LSTM baselines), through its PPO forward pass.
+
+    ``evaluate_actions`` takes sequences flattened sequence-major, (B, T) -> B*T, each starting from a
+    zero LSTM state, exactly how RecurrentPPO's update reads a rollout's sequences. The second number
+    is the share of steps where the expert's skill has probability above 1/2 (so it is the argmax).
+    """
+    from sb3_contrib.common.recurrent.type_aliases import RNNStates
+
+    b, t = batch.step_mask.shape
+    obs = {k: v.reshape(b * t, *v.shape[2:]) for k, v in batch.steps.items()}
+    for key, value in (("instruction", batch.instruction), ("instruction_mask", batch.instruction_mask)):
+        obs[key] = value[:, None].expand(b, t, *value.shape[1:]).reshape(b * t, *value.shape[1:])
+    device = batch.actions.device
+    states = RNNStates(*(tuple(torch.zeros(lstm.num_layers, b, lstm.hidden_size, device=device) for _ in range(2))
+                         for lstm in (policy.lstm_actor, policy.lstm_critic or policy.lstm_actor)))
+    starts = torch.zeros(b, t, device=device)
+    starts[:, 0] = 1.0  # (B, T): each sequence is a whole episode
+    _, log_prob, _ = policy.evaluate_actions(obs, batch.actions.reshape(-1), states, starts.reshape(-1))
+    log_prob = log_prob.reshape(b, t)[batch.step_mask]  # (n,)
+    return -log_prob.mean(), float((log_prob > np.log(0.5)).float().mean())

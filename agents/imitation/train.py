@@ -1,14 +1,16 @@
-"""Train LLaRP by behaviour cloning on expert demonstrations (LLaRP-IL, LLaRP-Scratch-IL).
+"""Behaviour cloning on expert demonstrations: LLaRP-IL, LLaRP-Scratch-IL and the LSTM baselines.
 
     python -m agents.imitation.demos --split train --episodes 150000 --out ~/demos/train   # once
     python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il
     python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il --resume
+    python -m agents.imitation.train --method lstm-llm-resampler --demos ~/demos/train --episodes 150000 --out runs/lstm-il
     python -m agents.evaluate --agent runs/llarp-il/checkpoint --datasets all
 
 ``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of the folder (all
-by default), ``--batch-episodes`` whole episodes per gradient step. Writes ``OUT/checkpoint/`` (an
-ordinary LLaRP checkpoint: ``agents.evaluate`` plays it and ``agents.llarp.train --init-from`` starts
-PPO from it), ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between
+by default), ``--batch-episodes`` whole episodes per gradient step, through the policy's own PPO
+forward pass (LLaRP's masked episode pass; RecurrentPPO's sequence pass for the LSTMs). Writes
+``OUT/checkpoint/`` (an ordinary checkpoint: ``agents.evaluate`` plays it, and for LLaRP
+``agents.llarp.train --init-from`` starts PPO from it), ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between
 checkpoints). ``--resume`` continues from the checkpoint; ``--time-budget`` counts training seconds
 across resumes; a finished run is never retrained.
 """
@@ -21,15 +23,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm import tqdm
 
 from agents.checkpoints import recover_checkpoint, save_checkpoint
 from agents.cli import positive_float, positive_int, run_main
 from agents.core.registry import load_model, read_checkpoint_spec
-from agents.imitation.bc import bc_loss, episode_batch
+from agents.imitation.bc import bc_loss, episode_batch, recurrent_bc_loss
 from agents.imitation.demos import load_demos
 from agents.llarp import LLaRP, tiny_llama_config
+from agents.lstm import InstructionLstmPolicy
+from agents.lstm.setup import lstm_setup
 from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.nn.llm import load_tokenizer
 from agents.rearrange import env_factory
@@ -38,6 +43,7 @@ from agents.training import pick_device, pick_threads
 from gym_langrearrange.files import atomic_write_json, read_json
 
 PROG = "python -m agents.imitation.train"
+METHODS = ("llarp", "llarp-scratch", "lstm-llm-resampler", "lstm-llm-final", "lstm-t5")
 
 
 def arguments() -> argparse.ArgumentParser:
@@ -47,9 +53,10 @@ def arguments() -> argparse.ArgumentParser:
     p.add_argument("--demo-count", type=positive_int, default=None, help="use only the first N demonstrations")
     p.add_argument("--batch-episodes", type=positive_int, default=8)
     p.add_argument("--lr", type=positive_float, default=3e-4)
-    p.add_argument("--backbone", default="smollm2-135m", help="smollm2-135m, gemma3-270m, ..., or tiny-llama")
+    p.add_argument("--method", default="llarp", choices=METHODS)
+    p.add_argument("--backbone", default="smollm2-135m", help="LLaRP: smollm2-135m, gemma3-270m, ..., or tiny-llama")
+    p.add_argument("--encoder-model", default=None, help="LSTM: as agents.lstm.train's (tiny: a random one)")
     add_dtype_argument(p, dest="llm_dtype")
-    p.add_argument("--scratch", action="store_true", help="LLaRP-Scratch-IL: a random LLM, trained too")
     p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
     p.add_argument("--image-size", type=positive_int, default=64)
     p.add_argument("--max-tokens", type=positive_int, default=48)
@@ -67,6 +74,8 @@ def arguments() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = arguments().parse_args(argv)
     device = pick_device(args.device)
+    args.scratch = args.method == "llarp-scratch"
+    lstm = args.method.startswith("lstm-")
     if args.scratch and args.llm_dtype == "auto":
         args.llm_dtype = "float32"  # weights that train stay fp32
     args.llm_dtype = resolve_llm_dtype(args.llm_dtype, device)
@@ -75,15 +84,20 @@ def main(argv: list[str] | None = None) -> None:
     if not demos:
         raise ValueError(f"{args.demos}: no demonstrations")
     tiny = args.backbone == "tiny-llama"
-    tokenizer_name = "smollm2-135m" if tiny else args.backbone
-    tokenizer = load_tokenizer(tokenizer_name)
+    if lstm:
+        setup = lstm_setup(args.method.removeprefix("lstm-"), args.encoder_model, args.visual_encoder)
+        tokenizer_name, tokenizer, name = setup.tokenizer_name, setup.tokenizer, setup.name + "-il"
+        algorithm = RecurrentPPO
+    else:
+        tokenizer_name = "smollm2-135m" if tiny else args.backbone
+        tokenizer, name, algorithm = load_tokenizer(tokenizer_name), f"{args.method}-il", LLaRP
     make_env = env_factory(tokenizer, args.max_tokens, split=manifest["split"], image_size=args.image_size,
                            hard=manifest["hard"])
-    name = "llarp-scratch-il" if args.scratch else "llarp-il"
     # what defines the run (--resume refuses others); --episodes and --time-budget may grow on resume
-    options = {k: getattr(args, k) for k in ("demo_count", "batch_episodes", "lr", "backbone", "llm_dtype",
-                                             "scratch", "visual_encoder", "image_size", "max_tokens", "seed")}
-    meta = {"algorithm": "agents.llarp:LLaRP", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
+    options = {k: getattr(args, k) for k in ("method", "demo_count", "batch_episodes", "lr", "backbone",
+                                             "encoder_model", "llm_dtype", "visual_encoder", "image_size",
+                                             "max_tokens", "seed")}
+    meta = {"algorithm": "sb3_contrib:RecurrentPPO" if lstm else "agents.llarp:LLaRP", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
             "name": name, "backbone": args.backbone, "split": manifest["split"], "options": options,
             "demonstrations": str(Path(args.demos).resolve()), "code_version": code_version()}
     out = Path(args.out)
@@ -103,11 +117,14 @@ def main(argv: list[str] | None = None) -> None:
             if changed:
                 raise ValueError(f"--resume with other options than {checkpoint}: " + ", ".join(
                     f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()))
-            model = load_model(LLaRP, checkpoint / "model.zip", checkpoint / "agent.json", env=venv, device=device)
+            model = load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", env=venv, device=device)
             done, seconds = int(saved["bc"]["episodes"]), float(saved["bc"]["seconds"])
             curve = [c for c in read_json(out / "bc_curve.json", "curve") if c[0] <= done] \
                 if (out / "bc_curve.json").exists() else []
             print(f"resumed from {checkpoint} at {done} episodes, {seconds:.0f} s of training")
+        elif lstm:
+            model = RecurrentPPO(InstructionLstmPolicy, venv, learning_rate=args.lr, seed=args.seed, device=device,
+                                 policy_kwargs=setup.policy_kwargs)
         else:
             policy_kwargs = dict(llm_dtype=args.llm_dtype, pretrained=not args.scratch,
                                  visual_encoder=args.visual_encoder)
@@ -120,10 +137,11 @@ def main(argv: list[str] | None = None) -> None:
         if done >= args.episodes or (args.time_budget and seconds >= args.time_budget):
             print(f"{checkpoint} is finished ({done} of {args.episodes} episodes, {seconds:.0f} s): nothing to train")
             return
-        train(model, make_env(), demos, args, out, checkpoint, meta, done, seconds, curve)
+        loss = recurrent_bc_loss if lstm else bc_loss
+        train(model, loss, make_env(), demos, args, out, checkpoint, meta, done, seconds, curve)
 
 
-def train(model, env, demos, args, out: Path, checkpoint: Path, meta: dict, done: int, seconds: float,
+def train(model, loss_of, env, demos, args, out: Path, checkpoint: Path, meta: dict, done: int, seconds: float,
           curve: list) -> None:
     policy = model.policy
     policy.set_training_mode(True)
@@ -144,8 +162,8 @@ def train(model, env, demos, args, out: Path, checkpoint: Path, meta: dict, done
 
     while done < args.episodes and not (args.time_budget and time.perf_counter() - start >= args.time_budget):
         take = order[done:min(done + args.batch_episodes, args.episodes)]
-        batch = episode_batch(env, [demos[i] for i in take], model.device)
-        loss, accuracy = bc_loss(policy, batch)
+        batch = episode_batch(env, [demos[i] for i in take], model.device, model.observation_space)
+        loss, accuracy = loss_of(policy, batch)
         policy.optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 0.5)

@@ -25,17 +25,10 @@ import torch
 from sb3_contrib import RecurrentPPO
 
 from agents.cli import run_main
-from agents.nn.llm import load_tokenizer
 from agents.rearrange import dataset_evaluation, heldout_evaluator, make_vec_env, training_arguments
 from agents.training import pick_device, run_training
-from agents.nn.backbone import tiny_llama_config
 from agents.lstm import ENCODERS, InstructionLstmPolicy, lstm_ppo_kwargs
-
-
-def tiny_t5_config(vocab_size: int):
-    from transformers import T5Config
-
-    return T5Config(vocab_size=vocab_size, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4)
+from agents.lstm.setup import lstm_setup
 
 
 PROG = "python -m agents.lstm.train"
@@ -60,16 +53,9 @@ def main(argv: list[str] | None = None) -> None:
 
     device = pick_device(args.device)
     torch.manual_seed(args.seed)
-    model_name = args.encoder_model or "smollm2-135m"
-    tiny = model_name == "tiny"
-    tokenizer_name = "smollm2-135m" if tiny or args.encoder != "t5" else model_name
-    tokenizer = load_tokenizer(tokenizer_name)
-    extractor = dict(encoder=args.encoder, encoder_model=model_name, visual_encoder=args.visual_encoder)
-    if tiny:
-        extractor["encoder_config"] = tiny_t5_config(len(tokenizer)) if args.encoder == "t5" else tiny_llama_config()
-    if args.encoder != "llm-resampler":
-        extractor["finetune"] = not args.freeze_encoder
-    name = f"lstm-{args.encoder}[{model_name}]" + ("-frozen" if args.freeze_encoder else "")
+    setup = lstm_setup(args.encoder, args.encoder_model, args.visual_encoder, args.freeze_encoder, args.lstm_hidden)
+    model_name, tokenizer_name, tokenizer, name = (args.encoder_model or "smollm2-135m", setup.tokenizer_name,
+                                                   setup.tokenizer, setup.name)
     meta = {"algorithm": "sb3_contrib:RecurrentPPO", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
             "name": name, "encoder": args.encoder, "encoder_model": model_name}
     hyper = lstm_ppo_kwargs(args.envs, args.n_steps, args.n_minibatches)
@@ -78,8 +64,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def build(venv, tensorboard_log):
         return RecurrentPPO(InstructionLstmPolicy, venv, seed=args.seed, device=device,
-                            tensorboard_log=tensorboard_log, **hyper,
-                            policy_kwargs=dict(features_extractor_kwargs=extractor, lstm_hidden_size=args.lstm_hidden))
+                            tensorboard_log=tensorboard_log, **hyper, policy_kwargs=setup.policy_kwargs)
 
     evaluator = heldout_evaluator(args.heldout, tokenizer, args.max_tokens, Path(args.out), name) if args.heldout else None
     run_training(args, algorithm=RecurrentPPO, build=build, meta=meta, device=device,
