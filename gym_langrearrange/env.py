@@ -47,14 +47,17 @@ class LangRearrangeEnv(gym.Env):
             describing what the robot perceives, for text-only agents.
         hard: the harder variant (paper D.3): an invalid skill ends the episode as a
             failure and the agent must call ``stop``; success is judged at ``stop``.
-        render_mode: ``"rgb_array"`` makes ``render()`` return a top-down map.
+        render_mode: ``"rgb_array"`` makes ``render()`` return a top-down map; ``"human"`` shows the camera,
+            the map and the episode's words after every reset and step, in a window where a display
+            exists and otherwise in a PNG file rewritten each time (``$GYM_LANGREARRANGE_VIEW``, default
+            ``langrearrange-view.png``; see ``gym_langrearrange.render.viewer``).
         max_steps: skill steps before truncation (32 in the benchmark).
 
     Integers may be of any integral type (``np.int64`` too) but not bools; ``render`` and ``hard``
     must be bools. A bad argument raises ``ValueError`` naming it, its value and what is allowed.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 2}
 
     def __init__(self, split: str = "train", episodes: str | os.PathLike | None = None, image_size: int = 256,
                  render: bool = True, obs_mode: str = "rgb", hard: bool = False, render_mode: str | None = None,
@@ -64,8 +67,9 @@ class LangRearrangeEnv(gym.Env):
         render, hard = flag("render", render), flag("hard", hard)
         if not isinstance(obs_mode, str) or obs_mode not in ("rgb", "text"):
             raise ValueError(f"obs_mode must be 'rgb' or 'text', got {obs_mode!r}")
-        if render_mode is not None and (not isinstance(render_mode, str) or render_mode != "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        modes = self.metadata["render_modes"]
+        if render_mode is not None and (not isinstance(render_mode, str) or render_mode not in modes):
+            raise ValueError(f"render_mode must be None, 'rgb_array' or 'human', got {render_mode!r}")
         if episodes is not None:
             if not isinstance(episodes, (str, os.PathLike)):
                 raise ValueError(f"episodes must be the path (str or os.PathLike) of an episode JSON file, "
@@ -102,6 +106,8 @@ class LangRearrangeEnv(gym.Env):
         self.episode: EpisodeSpec | None = None
         self.plan: list[int] = []  # the optimal plan from the episode start (privileged; for the oracle)
         self._done = True
+        self._viewer = None  # render_mode="human"
+        self._last: tuple[str, float | None] = ("", None)  # the last feedback and reward, for the human view
 
     # --- Gymnasium API ------------------------------------------------------------------------
 
@@ -111,6 +117,9 @@ class LangRearrangeEnv(gym.Env):
         self.episode, self.plan = self.source.get(index)
         self._load(self.episode)
         info = self._info(invalid=False, action_name="", feedback=self._arrival_text())
+        self._last = (info["feedback"], None)
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), info
 
     def step(self, action):
@@ -138,16 +147,31 @@ class LangRearrangeEnv(gym.Env):
         truncated = not terminated and self._t >= self.max_steps
         self._done = terminated or truncated
         info = self._info(not valid, SKILL_CATALOG.text(skill), feedback)
+        self._last = (feedback, reward)
+        if self.render_mode == "human":
+            self.render()
         return self._observation(), reward, terminated, truncated, info
 
     def render(self):
-        if self.render_mode != "rgb_array":
+        if self.render_mode is None:
             return None
         if self.state is None:
             raise ResetNeeded("call reset() before render()")
+        if self.render_mode == "human":
+            from gym_langrearrange.render.viewer import Viewer, compose_view
+
+            self._viewer = self._viewer or Viewer()
+            self._viewer.show(compose_view(self, *self._last))
+            return None
         from gym_langrearrange.render import render_topdown
 
         return render_topdown(self.state)
+
+    def close(self) -> None:
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None
+        super().close()
 
     def action_masks(self) -> np.ndarray:
         """bool[70] of the skills valid now (sb3-contrib's MaskablePPO reads this)."""
