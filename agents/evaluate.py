@@ -271,16 +271,19 @@ class ResumeMismatch(ValueError):
     """The results folder was made with other settings or inputs."""
 
 
-def _tasks(cfg: EvalConfig, sizes: dict[str, int], done: set[tuple[str, int]]) -> list[tuple[str, int, bool]]:
-    return [(dataset, i, i < cfg.video) for dataset in cfg.datasets for i in range(min(cfg.episodes, sizes[dataset]))
+def _tasks(cfg: EvalConfig, indices: dict[str, list[int]], done: set[tuple[str, int]]) -> list[tuple[str, int, bool]]:
+    return [(dataset, i, n < cfg.video) for dataset in cfg.datasets for n, i in enumerate(indices[dataset])
             if (dataset, i) not in done]
 
 
-def _dataset_sizes(cfg: EvalConfig) -> dict[str, int]:
+def _dataset_indices(cfg: EvalConfig) -> dict[str, list[int]]:
+    """Per dataset column, the episode indices to play (the first ``cfg.episodes``): of the dataset, or of the
+    episode file's episodes that column holds (``custom:SPLIT``, one column per split the file names)."""
     if cfg.episodes_file:
-        size = len(load_episodes(cfg.episodes_file, check_solvable=False))
-        return {d: size for d in cfg.datasets}
-    return {d: DATASET_SIZES[d] for d in cfg.datasets}
+        episodes = load_episodes(cfg.episodes_file, check_solvable=False)
+        columns = custom_dataset_names(episodes)
+        return {d: [i for i, c in enumerate(columns) if c == d][:cfg.episodes] for d in cfg.datasets}
+    return {d: list(range(min(cfg.episodes, DATASET_SIZES[d]))) for d in cfg.datasets}
 
 
 def evaluate(cfg: EvalConfig, out: Path, workers: int = 1, progress: bool = True, agent: Agent | None = None,
@@ -311,9 +314,9 @@ def _evaluate_locked(cfg: EvalConfig, out: Path, workers: int, progress: bool, a
     records = read_records(path)
     fingerprint = _fingerprint(cfg)
     _check_resume(out, cfg, fingerprint, has_results=bool(records))
-    sizes = _dataset_sizes(cfg)
-    tasks = _tasks(cfg, sizes, {(r["dataset"], r["index"]) for r in records})
-    wanted = {(d, i) for d in cfg.datasets for i in range(min(cfg.episodes, sizes[d]))}
+    indices = _dataset_indices(cfg)
+    tasks = _tasks(cfg, indices, {(r["dataset"], r["index"]) for r in records})
+    wanted = {(d, i) for d in cfg.datasets for i in indices[d]}
     video_dir = out / "videos"
     done = sum((r["dataset"], r["index"]) in wanted for r in records)
     bar = tqdm(total=len(tasks) + done, initial=done, desc=f"evaluating {cfg.name}", unit="ep",
@@ -398,11 +401,19 @@ def _parse_options(pairs: list[str]) -> dict[str, str]:
     return options
 
 
-def custom_dataset_name(episodes: list[Any], path: str) -> str:
-    """The column of an episode file's results: never an official dataset's name alone, so a custom
-    file is not mistaken for (or merged with) the official dataset its episodes say they come from."""
-    splits = {e.split for e in episodes}
-    return f"custom:{splits.pop()}" if len(splits) == 1 else f"custom:{Path(path).stem}"
+def custom_dataset_names(episodes: list[Any]) -> list[str]:
+    """The column of each episode of an episode file: ``custom:SPLIT`` by the split it names, so a file
+    mixing splits is reported per dataset, and never under an official dataset's name alone (a custom
+    file is not mistaken for, or merged with, the official dataset its episodes say they come from)."""
+    return [f"custom:{e.split}" for e in episodes]
+
+
+def run_name(agent: str) -> str:
+    """The name of an agent in tables: a registered agent's, or a checkpoint's ``name`` in its agent.json."""
+    if agent in AGENTS:
+        return agent
+    _, _, meta = check_agent_spec(agent)
+    return str((meta or {}).get("name") or Path(agent).name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -433,8 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     datasets = args.datasets
     if args.episodes_file:
         episodes = load_episodes(args.episodes_file)  # validates now, with a clear error
-        datasets = [custom_dataset_name(episodes, args.episodes_file)]
-    name = args.name or (Path(args.agent).name if os.sep in args.agent else args.agent)
+        datasets = list(dict.fromkeys(sorted(custom_dataset_names(episodes))))
+    name = args.name or run_name(args.agent)
     cfg = EvalConfig(agent=args.agent, options=_parse_options(args.opt), datasets=datasets, episodes=args.episodes,
                      seed=args.seed, hard=args.hard, image_size=args.image_size, video=args.video, name=name,
                      episodes_file=str(Path(args.episodes_file).resolve()) if args.episodes_file else None)

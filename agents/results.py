@@ -67,7 +67,21 @@ def markdown_table(runs: dict[str, dict[str, dict[str, float]]]) -> str:
             cells = [fmt(summary[k][metric]) if k in summary else "–" for k, _ in cols]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += [table_note(runs), ""]
     return "\n".join(lines)
+
+
+def table_note(runs: dict[str, dict[str, dict[str, float]]]) -> str:
+    """What the aggregate columns average, and how many episodes each rate is of ("–": not evaluated)."""
+    short = dict(TABLE_COLUMNS)
+    groups = "; ".join(f"{g} = {', '.join(short[d] for d in members)}" for g, members in GROUPS.items())
+    counts = sorted({int(row["episodes"]) for summary in runs.values() for row in summary.values() if "episodes" in row})
+    per = (f"{counts[0]} episodes per dataset" if len(counts) == 1 else
+           f"{counts[0]}-{counts[-1]} episodes per dataset (see each run's summary.csv)") if counts else ""
+    note = (f"PR and BG are the means of their datasets' rates ({groups}); Total is the mean of those "
+            f"{sum(len(m) for m in GROUPS.values())} datasets (Train and New Scenes are not in it).")
+    return note + (f" {per}." if per else "") + ' "–": not evaluated.'
+
 
 
 def write_csv(summary: dict[str, dict[str, float]], path: Path) -> None:
@@ -78,6 +92,11 @@ def write_csv(summary: dict[str, dict[str, float]], path: Path) -> None:
         row = summary[key]
         writer.writerow([key, *(f"{row[m]:.4f}" for m in METRICS), int(row.get("episodes", 0))])
     atomic_write_text(path, text.getvalue())
+
+
+def success_bars(summary: dict[str, dict[str, float]], cols: list[tuple[str, str]]) -> list[float]:
+    """Success (%) per column; NaN where the run has no result (drawn as no bar and "n/a", never as 0)."""
+    return [100 * summary[k]["success"] if k in summary else float("nan") for k, _ in cols]
 
 
 def bar_chart(runs: dict[str, dict[str, dict[str, float]]], path: Path, title: str = "") -> Path:
@@ -94,10 +113,14 @@ def bar_chart(runs: dict[str, dict[str, dict[str, float]]], path: Path, title: s
     width = 0.8 / max(len(runs), 1)
     fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(cols) + 2), 4.2))
     for i, (name, summary) in enumerate(runs.items()):
-        values = [100 * summary[k]["success"] if k in summary else 0 for k, _ in cols]
-        bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, values, width, label=name)
+        values = success_bars(summary, cols)
+        offset = x + (i - (len(runs) - 1) / 2) * width
+        bars = ax.bar(offset, values, width, label=name)
         if len(runs) <= 3:
-            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+            ax.bar_label(bars, labels=["" if np.isnan(v) else f"{v:.0f}" for v in values], fontsize=7, padding=1)
+        for position, value in zip(offset, values):
+            if np.isnan(value):
+                ax.text(position, 1, "n/a", rotation=90, ha="center", va="bottom", fontsize=6, color="0.4")
     ax.set_xticks(x, [h for _, h in cols], rotation=35, ha="right")
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(0, 105)

@@ -306,3 +306,42 @@ def test_the_cli_prints_user_errors_without_a_traceback(tmp_path):
     assert done.returncode == 2
     assert "python -m agents.evaluate: error: unknown agent 'nosuch'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_file_mixing_splits_is_reported_per_dataset_as_custom(tmp_path, capsys):
+    from gym_langrearrange.datasets import generate_episode, save_episodes
+
+    file = tmp_path / "mixed.json"
+    save_episodes([generate_episode("context", 0)[0], generate_episode("rephrasing", 1)[0],
+                   generate_episode("context", 2)[0]], file)
+    evaluate_main(["--agent", "oracle", "--episodes-file", str(file), "--out", str(tmp_path / "r"), "--no-progress"])
+    report = json.loads((tmp_path / "r" / "summary.json").read_text())
+    summary = report["summary"]
+    assert set(summary) == {"custom:context", "custom:rephrasing"}  # one column per split, never the official one
+    assert summary["custom:context"]["episodes"] == 2 and summary["custom:rephrasing"]["episodes"] == 1
+    rows = [json.loads(line) for line in (tmp_path / "r" / "episodes.jsonl").read_text().splitlines()]
+    assert sorted((r["dataset"], r["index"]) for r in rows) == [("custom:context", 0), ("custom:context", 2),
+                                                                 ("custom:rephrasing", 1)]
+    assert "Total is the mean of those 9 datasets" in (tmp_path / "r" / "table.md").read_text()
+
+
+def test_missing_results_are_drawn_as_missing_and_checkpoints_named_by_agent_json(tmp_path):
+    import math
+
+    from agents.evaluate import run_name
+    from agents.results import bar_chart, success_bars
+
+    runs = {"a": {"train": {"success": 0.5, "efficiency": 0.2, "invalid_rate": 0.0, "episodes": 10}},
+            "b": {"rephrasing": {"success": 0.0, "efficiency": 0.0, "invalid_rate": 0.0, "episodes": 10}}}
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    path = bar_chart(runs, tmp_path / "chart.png")
+    assert path.exists() and set(plt.get_fignums()) == before
+    bars = success_bars(runs["b"], [("train", "Train"), ("rephrasing", "Rephrasing")])
+    assert math.isnan(bars[0]) and bars[1] == 0.0  # missing is missing, a measured 0 is 0
+    folder = tmp_path / "run" / "checkpoint"
+    folder.mkdir(parents=True)
+    (folder / "agent.json").write_text(json.dumps({"algorithm": "sb3_contrib:RecurrentPPO", "name": "lstm-il"}))
+    (folder / "model.zip").write_bytes(b"")
+    assert run_name(str(folder)) == "lstm-il" and run_name("oracle") == "oracle"
