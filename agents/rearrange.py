@@ -36,7 +36,10 @@ def training_arguments(prog: str, description: str, out: str, n_minibatches: int
 
     p = run_arguments(prog, description, out, n_minibatches)
     p.add_argument("--split", default="train", choices=list(DATASETS), help="dataset to train on (default train)")
-    p.add_argument("--episodes", default=None, help="train on an episode JSON file instead of --split")
+    # (dest "episodes": the name checkpoints record; --episodes, its old spelling, is a count elsewhere)
+    p.add_argument("--episodes-file", dest="episodes", default=None, metavar="FILE",
+                   help="train on an episode JSON file instead of --split")
+    p.add_argument("--episodes", dest="episodes", help=argparse.SUPPRESS)
     p.add_argument("--image-size", type=positive_int, default=64)
     p.add_argument("--max-tokens", type=positive_int, default=48, help="instruction length in tokens")
     p.add_argument("--heldout", default=None, help="episode file evaluated every --eval-every steps (learning curve)")

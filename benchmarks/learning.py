@@ -67,7 +67,7 @@ def command(method: str, args: argparse.Namespace, train: Path, heldout: Path) -
             raise SystemExit(f"error: --ranks {args.ranks} needs DD-PPO, which only LLaRP has; "
                              f"run {method} with --ranks 1")
         launcher += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(args.ranks)]
-    cmd = [*launcher, *METHODS[method], "--episodes", str(train), "--heldout", str(heldout),
+    cmd = [*launcher, *METHODS[method], "--episodes-file", str(train), "--heldout", str(heldout),
            "--eval-every", str(args.eval_every), "--time-budget", str(args.budget), "--steps", str(10**9),
            "--envs", str(args.envs), "--eval-episodes", "0", "--checkpoint-every", str(args.checkpoint_every),
            "--seed", str(args.seed), "--ent-coef", str(args.ent_coef), "--threads", str(args.threads),

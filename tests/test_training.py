@@ -76,7 +76,7 @@ def test_a_run_folder_holds_one_run(tmp_path):
     save_episodes([generate_episode("train", i)[0] for i in range(4)], episodes)
     argv = ["--backbone", "tiny-llama", "--dtype", "float32", "--envs", "2", "--n-steps", "8", "--n-minibatches", "1",
             "--image-size", "32", "--max-tokens", "16", "--eval-episodes", "0", "--threads", "1",
-            "--episodes", str(episodes), "--out", str(out)]
+            "--episodes-file", str(episodes), "--out", str(out)]
     train.main(argv + ["--steps", "32"])
     checkpoint = out / "checkpoint" / "model.zip"
     before = checkpoint.read_bytes()
