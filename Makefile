@@ -25,6 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"                # MiniGrid/BabyAI: a reference column
 	$(PY) -m gym_langrearrange.benchmark
 
 clean:

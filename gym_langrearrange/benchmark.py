@@ -1,21 +1,28 @@
-"""Speed benchmark: environment steps per second (median of several runs).
+"""Speed benchmark: environment steps per second under three action regimes, beside reference envs.
 
-    python -m gym_langrearrange.benchmark [--steps 20000] [--runs 5] [--split train]
+    python -m gym_langrearrange.benchmark [--steps 20000] [--runs 3] [--split train] [--no-reference]
 
-Measures a random agent (uniform over all 70 skills, so resets happen every 32 steps)
-through ``gym.make``: one process with 256x256 RGB, one process with ``render=False``,
-and ``AsyncVectorEnv`` with 2 workers. Before measuring it builds the split's episode
-index if missing (that is how long producing every episode takes) and warms up the
-renderer's per-scene backgrounds, so the figures are steady-state speeds.
+Action regimes, each through ``gym.make`` in one process:
+
+* ``uniform-70``: uniform over all 70 skills (three quarters are invalid here and change nothing);
+* ``uniform-valid``: uniform over the skills valid now (``info["action_mask"]``);
+* ``oracle``: the planner's shortest plan (what a trained agent does: every skill changes the world).
+
+Observations: RGB 256x256, RGB 64x64 (LLaRP's size) and ``render=False``. Reference columns measured
+in the same run, where installed (``pip install minigrid``; ale-py comes with the agents): BabyAI
+GoToLocal with its symbolic and 56x56 RGB observations, and ALE Pong-v5 (210x160 RGB), with uniform
+actions. Every configuration runs in a fresh process after a warm-up run (the split's episode index
+built, the camera backgrounds drawn); the table gives the median of ``--runs`` runs, its min and max.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
+from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -23,10 +30,58 @@ import numpy as np
 import gym_langrearrange  # noqa: F401  (registers the ids)
 from gym_langrearrange.datasets.cache import build_index, load_index
 
+REGIMES = ("uniform-70", "uniform-valid", "oracle")
+OBSERVATIONS = {"RGB 256x256": dict(image_size=256), "RGB 64x64": dict(image_size=64),
+                "render=False": dict(render=False)}
 
-def steps_per_second(env: gym.Env, steps: int, seed: int) -> float:
+
+def _chooser(regime: str, env: gym.Env, rng: np.random.Generator) -> Callable[[dict], int]:
+    if regime == "uniform-70":
+        return lambda info: int(rng.integers(70))
+    if regime == "uniform-valid":
+        return lambda info: int(rng.choice(np.flatnonzero(info["action_mask"])))
+    if regime == "oracle":
+        from gym_langrearrange.planner import Oracle
+
+        oracle = Oracle(env)
+        return lambda info: oracle.act()
+    raise ValueError(f"unknown regime {regime!r}; allowed: {', '.join(REGIMES)}")
+
+
+def steps_per_second(env: gym.Env, steps: int, seed: int, regime: str = "uniform-70") -> float:
+    """Steps/s of ``steps`` steps in ``regime`` (resets included, as an agent would see them)."""
+    choose = _chooser(regime, env, np.random.default_rng(seed))
+    _, info = env.reset(seed=seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, term, trunc, info = env.step(choose(info))
+        if term or trunc:
+            _, info = env.reset()
+    return steps / (time.perf_counter() - start)
+
+
+def _langrearrange(split: str, observation: str) -> gym.Env:
+    env = gym.make("LangRearrange-v0", split=split, **OBSERVATIONS[observation])
+    env.unwrapped.warm_up()
+    return env
+
+
+def _reference(name: str) -> gym.Env:
+    if name.startswith("BabyAI"):
+        import minigrid  # noqa: F401  (registers the ids)
+        from minigrid.wrappers import ImgObsWrapper, RGBImgPartialObsWrapper
+
+        env = gym.make("BabyAI-GoToLocal-v0")
+        return ImgObsWrapper(RGBImgPartialObsWrapper(env, tile_size=8)) if "RGB" in name else env
+    import ale_py
+
+    gym.register_envs(ale_py)
+    return gym.make("ALE/Pong-v5")
+
+
+def _uniform_steps_per_second(env: gym.Env, steps: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
-    actions = rng.integers(0, 70, size=steps)
+    actions = rng.integers(0, env.action_space.n, size=steps)
     env.reset(seed=seed)
     start = time.perf_counter()
     for a in actions:
@@ -36,69 +91,56 @@ def steps_per_second(env: gym.Env, steps: int, seed: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def vector_steps_per_second(venv: gym.vector.VectorEnv, steps: int, seed: int) -> float:
-    rng = np.random.default_rng(seed)
-    n = venv.num_envs
-    actions = rng.integers(0, 70, size=(steps // n, n))
-    venv.reset(seed=seed)
-    start = time.perf_counter()
-    for a in actions:
-        venv.step(a)  # autoreset: the vector env resets finished episodes itself
-    return actions.size / (time.perf_counter() - start)
+def _measure(kind: str, name: str, regime: str, split: str, steps: int, runs: int) -> list[float]:
+    """Steps/s of ``runs`` runs after one warm-up run, in this (fresh) process."""
+    if kind == "reference":
+        env = _reference(name)
+        _uniform_steps_per_second(env, steps // 4, seed=999)
+        return [_uniform_steps_per_second(env, steps, seed=r) for r in range(runs)]
+    env = _langrearrange(split, name)
+    steps_per_second(env, steps // 4, seed=999, regime=regime)
+    return [steps_per_second(env, steps, seed=r, regime=regime) for r in range(runs)]
 
 
-def _warmed_env(split: str, kwargs: dict) -> gym.Env:
-    env = gym.make("LangRearrange-v0", split=split, **kwargs)
-    env.unwrapped.warm_up()
-    return env
-
-
-def _measure(split: str, kwargs: dict, vector: bool, steps: int, runs: int) -> tuple[list[float], str]:
-    """Steps/s of ``runs`` runs after a warm-up run (and after drawing every camera background)."""
-    t0 = time.perf_counter()
-    if vector:
-        venv = gym.vector.AsyncVectorEnv([partial(_warmed_env, split, kwargs)] * 2)
-        note = ""
-        vector_steps_per_second(venv, steps, seed=999)
-        out = [vector_steps_per_second(venv, steps, seed=r) for r in range(runs)]
-        venv.close()
-        return out, note
-    env = _warmed_env(split, kwargs)
-    note = (f"drew the camera backgrounds of the {split} scenes in {time.perf_counter() - t0:.1f} s "
-            f"(one-time cost per process)") if kwargs.get("render", True) else ""
-    steps_per_second(env, steps, seed=999)
-    return [steps_per_second(env, steps, seed=r) for r in range(runs)], note
+def references_available() -> list[str]:
+    names = []
+    if importlib.util.find_spec("minigrid") is not None:
+        names += ["BabyAI GoToLocal, symbolic", "BabyAI GoToLocal, RGB 56x56"]
+    if importlib.util.find_spec("ale_py") is not None:
+        names.append("ALE Pong-v5, RGB 210x160")
+    return names
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20_000, help="steps per run")
-    parser.add_argument("--runs", type=int, default=7, help="runs per configuration (the median is reported)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (the median is reported)")
     parser.add_argument("--split", default="train")
-    parser.add_argument("--image-size", type=int, default=256)
+    parser.add_argument("--regimes", default=",".join(REGIMES), help=f"comma-separated: {', '.join(REGIMES)}")
+    parser.add_argument("--no-reference", dest="reference", action="store_false",
+                        help="skip the MiniGrid/BabyAI and ALE columns")
     args = parser.parse_args(argv)
-
+    regimes = [r for r in args.regimes.split(",") if r]
+    for regime in regimes:
+        if regime not in REGIMES:
+            parser.error(f"--regimes: unknown regime {regime!r}; allowed: {', '.join(REGIMES)}")
     if load_index(args.split) is None:
         t0 = time.perf_counter()
         build_index(args.split)
-        print(f"built the {args.split} episode index (every episode generated and solved) "
-              f"in {time.perf_counter() - t0:.1f} s")
-    configs = [
-        ("1 process, render=False", dict(render=False), False),
-        (f"1 process, RGB {args.image_size}x{args.image_size}", dict(image_size=args.image_size), False),
-        (f"AsyncVectorEnv x2, RGB {args.image_size}x{args.image_size}", dict(image_size=args.image_size), True),
-    ]
+        print(f"built the {args.split} episode index in {time.perf_counter() - t0:.1f} s")
+    jobs = [("langrearrange", obs, regime) for obs in OBSERVATIONS for regime in regimes]
+    jobs += [("reference", name, "uniform") for name in (references_available() if args.reference else [])]
     rows = []
-    # each configuration runs in a fresh process, so one's caches cannot help or slow another
-    for name, kwargs, vector in configs:
+    for kind, name, regime in jobs:  # each in a fresh process: one's caches cannot help or slow another
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            runs, note = pool.submit(_measure, args.split, kwargs, vector, args.steps, args.runs).result()
-        if note:
-            print(note)
-        rows.append((name, runs))
-    print("\n| configuration | median steps/s | min | max | runs |\n|---|---:|---:|---:|---:|")
-    for name, runs in rows:
-        print(f"| {name} | {statistics.median(runs):,.0f} | {min(runs):,.0f} | {max(runs):,.0f} | {len(runs)} |")
+            runs = pool.submit(_measure, kind, name, regime, args.split, args.steps, args.runs).result()
+        label = f"LangRearrange, {name}" if kind == "langrearrange" else name
+        rows.append((label, regime, runs))
+        print(f"{label}, {regime}: {statistics.median(runs):,.0f} steps/s", flush=True)
+    print("\n| env | actions | median steps/s | min | max | runs |\n|---|---|---:|---:|---:|---:|")
+    for label, regime, runs in rows:
+        print(f"| {label} | {regime} | {statistics.median(runs):,.0f} | {min(runs):,.0f} | {max(runs):,.0f} | "
+              f"{len(runs)} |")
 
 
 if __name__ == "__main__":

@@ -58,3 +58,13 @@ def test_the_command_line_dispatches_and_refuses_unknown_commands(capsys):
     assert "optimal plan" in capsys.readouterr().out
     assert cli(["--help"]) == 0 and "play" in capsys.readouterr().out
     assert cli(["dance"]) == 2 and "unknown command 'dance'" in capsys.readouterr().err
+
+
+def test_the_speed_benchmark_steps_in_each_action_regime():
+    from gym_langrearrange.benchmark import REGIMES, steps_per_second
+
+    env = gym.make("LangRearrange-v0", split="train", render=False)
+    for regime in REGIMES:
+        assert steps_per_second(env, 64, seed=0, regime=regime) > 0
+    with pytest.raises(ValueError, match="unknown regime 'greedy'"):
+        steps_per_second(env, 8, seed=0, regime="greedy")
