@@ -3,7 +3,7 @@
 The update follows TWOSOME's trainer (shared/spec/twosome.md §6): per rollout, the critic first
 (Adam, minibatches of 32, clipped value loss), then the actor (AdamW on the LoRA weights, minibatches
 of 4 with advantages normalised within each, gradients accumulated over 8 minibatches per optimiser
-step, the step dropped and the actor's updates stopped for this rollout when the window's mean
+step, the 8 computed in one pass; the step dropped and the actor's updates stopped for this rollout when the window's mean
 approximate KL exceeds ``target_kl``). Both learning rates fall linearly to 0. A transition whose
 action lasted k primitive steps (``info["macro_action_steps"]``, the salad tasks) is discounted by
 gamma^k in GAE; an episode's end, success or time-out, is terminal (no bootstrapping), as in the
@@ -169,41 +169,37 @@ class TWOSOME(MacroDiscountRollouts):
                 value_losses.append(loss.item())
             if stopped:
                 continue
-            window: list[float] = []
-            self.policy.optimizer.zero_grad()
-            for batch in self.rollout_buffer.get(self.policy_minibatch_size):  # then the actor
+            # the actor: each accumulation window of 8 minibatches of 4 in one forward/backward pass (the same
+            # gradient as accumulating them one by one: advantages are still normalised per minibatch)
+            window, mb = self.policy_minibatch_size * self.gradient_accumulation_steps, self.policy_minibatch_size
+            for batch in self.rollout_buffer.get(window):
                 dist = self.policy.distribution(batch.observations)
-                log_prob = dist.log_prob(batch.actions.long().flatten())  # (b,)
-                advantages = batch.advantages
-                if self.normalize_advantage and len(advantages) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                log_prob = dist.log_prob(batch.actions.long().flatten())  # (w,)
+                advantages = batch.advantages.clone()  # (w,)
+                groups = [slice(i, min(i + mb, len(advantages))) for i in range(0, len(advantages), mb)]
+                if self.normalize_advantage:
+                    for g in groups:
+                        if g.stop - g.start > 1:
+                            a = advantages[g]
+                            advantages[g] = (a - a.mean()) / (a.std() + 1e-8)
                 log_ratio = log_prob - batch.old_log_prob
                 ratio = log_ratio.exp()
-                pg_loss = -torch.min(advantages * ratio,
-                                     advantages * torch.clamp(ratio, 1 - self.clip_range, 1 + self.clip_range)).mean()
-                entropy = dist.entropy().mean()
-                ((pg_loss - self.ent_coef * entropy) / self.gradient_accumulation_steps).backward()
+                per_sample = -torch.min(advantages * ratio,
+                                        advantages * torch.clamp(ratio, 1 - self.clip_range, 1 + self.clip_range))
+                entropy = dist.entropy()  # (w,)
+                losses = [per_sample[g].mean() - self.ent_coef * entropy[g].mean() for g in groups]
                 with torch.no_grad():
-                    window.append(((ratio - 1) - log_ratio).mean().item())  # approx KL (k3 estimator)
+                    kls.append(((ratio - 1) - log_ratio).mean().item())  # approx KL (k3) over the window
                     clip_fractions.append((torch.abs(ratio - 1) > self.clip_range).float().mean().item())
-                pg_losses.append(pg_loss.item())
-                entropies.append(entropy.item())
-                if len(window) == self.gradient_accumulation_steps:
-                    kls.append(float(np.mean(window)))
-                    if self.target_kl is not None and kls[-1] > self.target_kl:
-                        self.policy.optimizer.zero_grad()  # drop this window's gradients, stop for this rollout
-                        stopped = True
-                        break
-                    self._actor_step(lora)
-                    actor_steps, window = actor_steps + 1, []
-            if window and not stopped:  # a last, partial window (a batch that is not a multiple of the window)
-                kls.append(float(np.mean(window)))
+                pg_losses.append(float(np.mean([per_sample[g].mean().item() for g in groups])))
+                entropies.append(entropy.mean().item())
                 if self.target_kl is not None and kls[-1] > self.target_kl:
-                    self.policy.optimizer.zero_grad()
-                    stopped = True
-                else:
-                    self._actor_step(lora)
-                    actor_steps += 1
+                    stopped = True  # this window is dropped and the actor stops for this rollout
+                    break
+                self.policy.optimizer.zero_grad()
+                (torch.stack(losses).sum() / self.gradient_accumulation_steps).backward()
+                self._actor_step(lora)
+                actor_steps += 1
         self._n_updates += self.n_epochs
         explained = explained_variance(self.rollout_buffer.values.flatten(), self.rollout_buffer.returns.flatten())
         self.logger.record("train/value_loss", float(np.mean(value_losses)))

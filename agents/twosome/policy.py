@@ -172,41 +172,39 @@ class TwosomePolicy(BasePolicy):
     def _candidate_log_probs_reusing(self, prompt_ids, prompt_mask, rows, cand_ids, cand_mask) -> torch.Tensor:
         """(C, La) log p of each candidate token, in one packed pass where each prompt appears once.
 
-        All prompts and candidates go in one sequence: env b's prompt, then each of its candidates (all
-        tokens but the last, which is never an input). A candidate's tokens attend to its env's prompt
-        and to their own earlier tokens; positions continue from the prompt's end (a prefix tree).
+        Row b of the batch holds env b's prompt, then each of its candidates (all tokens but the last,
+        which is never an input), padded to the longest row. A candidate's tokens attend to their env's
+        prompt and to their own earlier tokens; positions continue from the prompt's end (a prefix tree).
         """
         dev = prompt_ids.device
-        p_len, c_len = prompt_mask.sum(1).tolist(), cand_mask.sum(1).tolist()
-        ids, pos, group, branch, prompt_end, cand_start = [], [], [], [], [], []
-        at = 0
-        for b in range(prompt_ids.shape[0]):
-            ids.append(prompt_ids[b, prompt_ids.shape[1] - p_len[b]:])
-            pos.append(torch.arange(p_len[b]))
-            group += [b] * p_len[b]
-            branch += [-1] * p_len[b]
-            at += p_len[b]
-            prompt_end.append(at - 1)
-        for c, b in enumerate(rows.tolist()):
+        n_rows = prompt_ids.shape[0]
+        p_len, c_len, owner = prompt_mask.sum(1).tolist(), cand_mask.sum(1).tolist(), rows.tolist()
+        ids = [list(prompt_ids[b, prompt_ids.shape[1] - p_len[b]:].tolist()) for b in range(n_rows)]
+        pos = [list(range(p_len[b])) for b in range(n_rows)]
+        branch = [[-1] * p_len[b] for b in range(n_rows)]
+        start = []  # (row, column) where each candidate's tokens begin
+        for c, b in enumerate(owner):
             n = c_len[c] - 1
-            ids.append(cand_ids[c, :n])
-            pos.append(p_len[b] + torch.arange(n))
-            group += [b] * n
-            branch += [c] * n
-            cand_start.append(at)
-            at += n
-        ids_t = torch.cat(ids)[None]  # (1, N)
-        pos_t = torch.cat(pos).to(dev)  # (N,)
-        group_t, branch_t = torch.tensor(group, device=dev), torch.tensor(branch, device=dev)
-        sees = ((group_t[:, None] == group_t[None]) & (pos_t[None] <= pos_t[:, None])
-                & ((branch_t[None] == -1) | (branch_t[None] == branch_t[:, None])))  # (N, N): query x key
-        hidden = self._decode(ids_t, self._attention_mask(sees[None, None]), pos_t[None])  # (1, N, D)
+            start.append(len(ids[b]))
+            ids[b] += cand_ids[c, :n].tolist()
+            pos[b] += range(p_len[b], p_len[b] + n)
+            branch[b] += [c] * n
+        width = max(len(r) for r in ids)
+
+        def padded(rows_, fill):
+            return torch.tensor([r + [fill] * (width - len(r)) for r in rows_], device=dev)
+
+        ids_t, pos_t, branch_t = padded(ids, 0), padded(pos, 0), padded(branch, -2)  # (B, L); -2: padding
+        sees = ((branch_t[:, None, :] != -2) & (pos_t[:, None, :] <= pos_t[:, :, None])
+                & ((branch_t[:, None, :] == -1) | (branch_t[:, None, :] == branch_t[:, :, None])))  # (B, q, k)
+        sees[:, :, 0] |= branch_t == -2  # a padding query sees one key (its output is never read), not none
+        hidden = self._decode(ids_t, self._attention_mask(sees[:, None]), pos_t)  # (B, L, D)
         la = cand_ids.shape[1]
-        # hidden state that predicts candidate token t: the prompt's last for t = 0, else the candidate's token t - 1
-        source = torch.tensor(cand_start, device=dev)[:, None] + torch.arange(-1, la - 1, device=dev)[None]  # (C, La)
-        source[:, 0] = torch.tensor(prompt_end, device=dev)[rows]
-        source = torch.where(cand_mask.bool(), source, 0)
-        return self._token_log_probs(hidden[0, source], cand_ids)
+        # the hidden state that predicts candidate token t: its prompt's last for t = 0, else its token t - 1
+        column = torch.tensor(start, device=dev)[:, None] + torch.arange(-1, la - 1, device=dev)[None]  # (C, La)
+        column[:, 0] = torch.tensor(p_len, device=dev)[rows] - 1
+        column = torch.where(cand_mask.bool(), column, 0)
+        return self._token_log_probs(hidden[rows[:, None], column], cand_ids)
 
     def _attention_mask(self, sees: torch.Tensor) -> torch.Tensor:
         """A ready 4D mask from booleans, in the form the LLM's attention kernel takes."""
