@@ -4,6 +4,8 @@ import tempfile
 
 # Keep the episode-index cache of the test run away from the user's cache.
 os.environ.setdefault("GYM_LANGREARRANGE_CACHE", tempfile.mkdtemp(prefix="glr-test-cache-"))
+# render_mode="human" without a display writes its view here, not into the checkout (check_env tries every mode)
+os.environ.setdefault("GYM_LANGREARRANGE_VIEW", os.path.join(tempfile.mkdtemp(prefix="glr-test-view-"), "view.png"))
 
 
 def pytest_terminal_summary(terminalreporter):
