@@ -33,7 +33,7 @@ from torch import nn
 from torch.distributions import Categorical
 
 from agents.nn.vision import make_visual_encoder
-from agents.nn.backbone import LLM_DTYPES, Backbone, load_backbone, resolve_llm_dtype
+from agents.nn.backbone import LLM_DTYPES, Backbone, load_backbone, ready_attention_mask, resolve_llm_dtype
 from agents.nn.frozen_cache import FrozenOutputCache, row_keys
 from agents.nn.observations import PROPRIO_KEYS, proprio_dim
 from agents.llarp.context import (BufferShape, InPlaceLayer, StepContext, cache_holding, context_after_block,
@@ -418,10 +418,7 @@ class LLaRPPolicy(BasePolicy):
 
     def _attention_mask(self, sees: torch.Tensor) -> torch.Tensor:
         """A ready 4D mask (N, 1, q, width) from booleans, in the form the LLM's attention kernel takes."""
-        if self.llm.config._attn_implementation == "sdpa":
-            return sees
-        return torch.zeros(sees.shape, dtype=self.llm_dtype, device=sees.device).masked_fill(
-            ~sees, torch.finfo(self.llm_dtype).min)
+        return ready_attention_mask(sees, self.llm.config, self.llm_dtype)
 
     def prefill(self, instruction: torch.Tensor, instruction_mask: torch.Tensor, steps: dict[str, torch.Tensor],
                 step_mask: torch.Tensor, first_step: torch.Tensor | None = None) -> StepContext:

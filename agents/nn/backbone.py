@@ -111,6 +111,14 @@ def add_dtype_argument(parser: argparse.ArgumentParser, *old: str, dest: str = "
                             help=argparse.SUPPRESS, action=_DeprecatedOption, new="--dtype")
 
 
+def ready_attention_mask(sees: torch.Tensor, config: Any, dtype: torch.dtype) -> torch.Tensor:
+    """A 4D mask from booleans (True: the query sees the key), in the form the model's attention kernel
+    takes as it is: booleans for SDPA, else an additive mask in ``dtype`` (0 or the dtype's minimum)."""
+    if config._attn_implementation == "sdpa":
+        return sees
+    return torch.zeros(sees.shape, dtype=dtype, device=sees.device).masked_fill(~sees, torch.finfo(dtype).min)
+
+
 @dataclass
 class Backbone:
     decoder: nn.Module  # e.g. LlamaModel: takes inputs_embeds, returns last_hidden_state

@@ -26,7 +26,7 @@ from torch import nn
 from torch.distributions import Categorical
 from torch.nn import functional as F
 
-from agents.nn.backbone import LLM_DTYPES, resolve_llm_dtype
+from agents.nn.backbone import LLM_DTYPES, ready_attention_mask, resolve_llm_dtype
 from agents.nn.frozen_cache import FrozenOutputCache, row_keys
 from agents.nn.llm import DEFAULT_MODEL, load_tokenizer, model_source
 
@@ -198,20 +198,14 @@ class TwosomePolicy(BasePolicy):
         sees = ((branch_t[:, None, :] != -2) & (pos_t[:, None, :] <= pos_t[:, :, None])
                 & ((branch_t[:, None, :] == -1) | (branch_t[:, None, :] == branch_t[:, :, None])))  # (B, q, k)
         sees[:, :, 0] |= branch_t == -2  # a padding query sees one key (its output is never read), not none
-        hidden = self._decode(ids_t, self._attention_mask(sees[:, None]), pos_t)  # (B, L, D)
+        mask = ready_attention_mask(sees[:, None], self.llm.config, LLM_DTYPES[self.llm_dtype_name])
+        hidden = self._decode(ids_t, mask, pos_t)  # (B, L, D)
         la = cand_ids.shape[1]
         # the hidden state that predicts candidate token t: its prompt's last for t = 0, else its token t - 1
         column = torch.tensor(start, device=dev)[:, None] + torch.arange(-1, la - 1, device=dev)[None]  # (C, La)
         column[:, 0] = torch.tensor(p_len, device=dev)[rows] - 1
         column = torch.where(cand_mask.bool(), column, 0)
         return self._token_log_probs(hidden[rows[:, None], column], cand_ids)
-
-    def _attention_mask(self, sees: torch.Tensor) -> torch.Tensor:
-        """A ready 4D mask from booleans, in the form the LLM's attention kernel takes."""
-        if self.llm.config._attn_implementation == "sdpa":
-            return sees
-        dtype = LLM_DTYPES[self.llm_dtype_name]
-        return torch.zeros(sees.shape, dtype=dtype, device=sees.device).masked_fill(~sees, torch.finfo(dtype).min)
 
     def _candidate_log_probs_full(self, prompt_ids, prompt_mask, rows, cand_ids, cand_mask) -> torch.Tensor:
         """(C, La) the same, one padded sequence prompt + action per candidate (the original's way)."""

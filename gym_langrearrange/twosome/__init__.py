@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-#: id -> entry point, with each task's episode cap
+#: id -> entry point
 TASKS = {
     "TWOSOME/TomatoSalad-v0": "gym_langrearrange.twosome.overcooked:TomatoSaladEnv",
     "TWOSOME/TomatoLettuceSalad-v0": "gym_langrearrange.twosome.overcooked:TomatoLettuceSaladEnv",

@@ -83,7 +83,7 @@ class MacroOutcome:
     success: bool
 
 
-@dataclass(order=False)
+@dataclass
 class _Node:
     cell: Cell
     g: int
