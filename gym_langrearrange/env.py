@@ -32,6 +32,7 @@ REWARD_SUCCESS, REWARD_SUBGOAL, PENALTY_INVALID, PENALTY_STEP = 10.0, 5.0, 0.1, 
 #: arm joint angles (rad) of the resting pose and of the carrying pose
 ARM_REST = np.array([1.32, 1.40, -0.20, 1.72, 0.0, 1.66, 0.0], dtype=np.float32)
 ARM_HOLD = np.array([0.45, 0.75, -0.10, 1.25, 0.0, 1.10, 0.0], dtype=np.float32)
+_HOLDING = (np.zeros(1, dtype=np.float32), np.ones(1, dtype=np.float32))  # is_holding, by bool
 _OPENABLE_IDS = tuple(RECEPTACLE_INDEX[r] for r in OPENABLE)
 
 
@@ -130,7 +131,6 @@ class LangRearrangeEnv(gym.Env):
         reward = -PENALTY_STEP
         if valid:
             self._frame = None
-            self._ego = None
             self._mask = SKILL_CATALOG.valid_mask(state)
             self._goal_holds = self._goal(state)
             reward += REWARD_SUBGOAL * self._update_subgoals()
@@ -223,7 +223,7 @@ class LangRearrangeEnv(gym.Env):
         self._t = 0
         self._done = False
         self._frame: np.ndarray | None = None
-        self._ego: np.ndarray | None = None
+        self._ego: tuple[tuple[float, float, float], np.ndarray] | None = None  # (pose, egomotion at it)
         self._mask = SKILL_CATALOG.valid_mask(self.state)
         self._goal_holds = self._goal(self.state)
         self._success = False
@@ -268,10 +268,10 @@ class LangRearrangeEnv(gym.Env):
         obs["instruction"] = self._instruction
         holding = state.held >= 0
         obs["arm_joints"] = (ARM_HOLD if holding else ARM_REST).copy()
-        obs["is_holding"] = np.array([1.0 if holding else 0.0], dtype=np.float32)
-        if self._ego is None:
-            self._ego = self._egomotion()
-        obs["egomotion"] = self._ego.copy()
+        obs["is_holding"] = _HOLDING[holding].copy()
+        if self._ego is None or self._ego[0] is not state.pose:  # the pose only changes by navigating
+            self._ego = (state.pose, self._egomotion())
+        obs["egomotion"] = self._ego[1].copy()
         if self.obs_mode == "text":
             obs["text"] = self.describe()
         return obs

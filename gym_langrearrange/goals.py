@@ -17,8 +17,8 @@ from typing import Any, Callable, Sequence, Union
 from gym_langrearrange.catalog import (CATEGORIES, CATEGORY_GROUPS, CATEGORY_INFO, OPENABLE, PLACE_TARGETS,
                                        RECEPTACLE_INDEX, RECEPTACLES, category_set)
 
-Binding = dict[str, int]
-Check = Callable[[Any, Binding], bool]  # (state, variable binding) -> bool
+Binding = dict[str, int]  # quantified variable -> object index
+Check = Callable[[Any], bool]  # state -> bool
 
 OPS = ("AND", "OR", "NAND", "NOT")
 QUANTIFIERS = ("EXISTS", "FORALL")
@@ -119,8 +119,7 @@ class GoalExpr:
         The returned function reads ``state.loc``, ``state.held``, ``state.opened`` and
         ``state.robot_at`` (a :class:`~gym_langrearrange.world.WorldState` or anything alike).
         """
-        check = _compile_node(self, categories)
-        return lambda state: check(state, {})
+        return _compile_node(self, categories, {})
 
     def evaluate(self, state: Any) -> bool:
         return self.compile(state.category)(state)
@@ -220,52 +219,66 @@ def _objects_of(type_name: str, categories: Sequence[int]) -> tuple[int, ...]:
     return tuple(o for o, c in enumerate(categories) if c in wanted)
 
 
-def _compile_predicate(p: Predicate, categories: Sequence[int]) -> Check:
+def _compile_predicate(p: Predicate, categories: Sequence[int], bound: Binding) -> Check:
     if p.name == "not_holding":
-        return lambda s, b: s.held < 0
+        return lambda s: s.held < 0
     if p.name in ("opened", "closed", "robot_at"):
         r = RECEPTACLE_INDEX[p.args[0]]
         if p.name == "opened":
-            return lambda s, b: s.opened[r]
+            return lambda s: s.opened[r]
         if p.name == "closed":
-            return lambda s, b: not s.opened[r]
-        return lambda s, b: s.robot_at == r
-    obj = p.args[0]
-    is_type = obj in _OBJECT_TYPES
-    objs = _objects_of(obj, categories) if is_type else ()
-    if p.name == "holding":
-        if is_type:
+            return lambda s: not s.opened[r]
+        return lambda s: s.robot_at == r
+    arg = p.args[0]
+    if arg in _OBJECT_TYPES:  # an object type: any object of it
+        objs = _objects_of(arg, categories)
+        if p.name == "holding":
             held_ok = frozenset(objs)
-            return lambda s, b: s.held in held_ok
-        return lambda s, b: s.held == b[obj]
-    r = RECEPTACLE_INDEX[p.args[1]]  # on_top / in: the object rests on or in receptacle r
-    if is_type:
-        return lambda s, b: any(s.loc[o] == r for o in objs)
-    return lambda s, b: s.loc[b[obj]] == r
+            return lambda s: s.held in held_ok
+        r = RECEPTACLE_INDEX[p.args[1]]  # on_top / in: the object rests on or in receptacle r
+        return lambda s: any(s.loc[o] == r for o in objs)
+    o = bound[arg]  # a quantified variable: its object is fixed by the enclosing quantifier's binding
+    if p.name == "holding":
+        return lambda s: s.held == o
+    r = RECEPTACLE_INDEX[p.args[1]]
+    return lambda s: s.loc[o] == r
 
 
-def _compile_node(node: Union[GoalExpr, Predicate], categories: Sequence[int]) -> Check:
+def _all_of(checks: list[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        a, b = checks
+        return lambda s: a(s) and b(s)
+    return lambda s: all(f(s) for f in checks)
+
+
+def _any_of(checks: list[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        a, b = checks
+        return lambda s: a(s) or b(s)
+    return lambda s: any(f(s) for f in checks)
+
+
+def _compile_node(node: Union[GoalExpr, Predicate], categories: Sequence[int], bound: Binding) -> Check:
+    """``bound`` maps the variables of enclosing quantifiers to objects; a quantifier compiles its body
+    once per binding of its variables, so the compiled checks read the state and nothing else."""
     if isinstance(node, Predicate):
-        return _compile_predicate(node, categories)
-    subs = [_compile_node(s, categories) for s in node.sub_exprs]
+        return _compile_predicate(node, categories, bound)
+    if node.quantifier:
+        names = [n for n, _ in node.inputs]
+        domains = [_objects_of(t, categories) for _, t in node.inputs]
+        bodies = [_compile_node(GoalExpr(node.op, node.sub_exprs), categories, {**bound, **dict(zip(names, combo))})
+                  for combo in itertools.product(*domains)]
+        if not bodies:  # no object of the type: EXISTS is false, FORALL vacuously true
+            return (lambda s: False) if node.quantifier == "EXISTS" else (lambda s: True)
+        return _any_of(bodies) if node.quantifier == "EXISTS" else _all_of(bodies)
+    subs = [_compile_node(sub, categories, bound) for sub in node.sub_exprs]
     if node.op == "AND":
-        body: Check = lambda s, b: all(f(s, b) for f in subs)
-    elif node.op == "OR":
-        body = lambda s, b: any(f(s, b) for f in subs)
-    elif node.op == "NAND":
-        body = lambda s, b: not all(f(s, b) for f in subs)
-    else:  # NOT
-        only = subs[0]
-        body = lambda s, b: not only(s, b)
-    if not node.quantifier:
-        return body
-    names = [n for n, _ in node.inputs]
-    domains = [_objects_of(t, categories) for _, t in node.inputs]
-    bindings = [dict(zip(names, combo)) for combo in itertools.product(*domains)]
-    if len(names) == 1 and len(domains[0]) == 1:  # the common case: one object fits
-        only_binding = bindings[0]
-        if node.quantifier == "EXISTS":
-            return lambda s, b: body(s, {**b, **only_binding} if b else only_binding)
-    if node.quantifier == "EXISTS":
-        return lambda s, b: any(body(s, {**b, **nb}) for nb in bindings)
-    return lambda s, b: all(body(s, {**b, **nb}) for nb in bindings)  # FORALL: vacuously true when empty
+        return _all_of(subs)
+    if node.op == "OR":
+        return _any_of(subs)
+    body = _all_of(subs) if node.op == "NAND" else subs[0]  # NAND / NOT
+    return lambda s: not body(s)

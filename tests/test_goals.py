@@ -39,6 +39,24 @@ def test_forall_including_vacuous_truth_and_groups():
     assert goal.evaluate(_state([("cup", "sofa")]))  # no fruit at all: vacuously true
 
 
+def test_nested_quantifiers_bind_each_variable_per_combination():
+    # every fruit shares a receptacle with some cup: X and Y are bound together, per combination
+    goal = g(expr_type="AND", quantifier="FORALL", inputs=[{"name": "X", "expr_type": "fruit"}],
+             sub_exprs=[{"expr_type": "OR", "quantifier": "EXISTS", "inputs": [{"name": "Y", "expr_type": "cup"}],
+                         "sub_exprs": [{"expr_type": "AND", "sub_exprs": ["in(X, fridge)", "in(Y, fridge)"]},
+                                       {"expr_type": "AND", "sub_exprs": ["on_top(X, sofa)", "on_top(Y, sofa)"]}]}])
+    assert goal.evaluate(_state([("apple", "fridge"), ("cup", "fridge"), ("lemon", "sofa"), ("cup", "sofa")]))
+    assert not goal.evaluate(_state([("apple", "fridge"), ("cup", "sofa"), ("lemon", "sofa")]))
+    assert not goal.evaluate(_state([("apple", "fridge"), ("lemon", "fridge")]))  # no cup: EXISTS is false
+    # an inner quantifier re-binding the same name shadows the outer one
+    shadow = g(expr_type="AND", quantifier="EXISTS", inputs=[{"name": "X", "expr_type": "apple"}],
+               sub_exprs=["on_top(X, sofa)", {"expr_type": "AND", "quantifier": "EXISTS",
+                                              "inputs": [{"name": "X", "expr_type": "cup"}],
+                                              "sub_exprs": ["in(X, fridge)"]}])
+    assert shadow.evaluate(_state([("apple", "sofa"), ("cup", "fridge")]))
+    assert not shadow.evaluate(_state([("apple", "fridge"), ("cup", "sofa")]))
+
+
 def test_or_nand_not_and_category_arguments():
     s = _state([("apple", "sofa"), ("cup", "sink")], opened=["fridge"], at="sink")
     assert g(expr_type="OR", sub_exprs=["on_top(apple, chair)", "robot_at(sink)"]).evaluate(s)

@@ -112,35 +112,22 @@ def place_sprite(category: int, instance: int, box: int, left: int, top: int, si
 
 
 class _View:
-    """A viewpoint's static background (as pixels) plus where each object goes, cached as it is asked for."""
+    """A viewpoint's static background (as pixels) plus where the n-th of n visible objects goes (cached per n)."""
 
-    __slots__ = ("background", "spec", "camera", "size", "_layouts", "_placed")
+    __slots__ = ("background", "spec", "camera", "size", "_layouts")
 
     def __init__(self, background: np.ndarray, spec: ViewSpec | None, camera: Camera, size: int) -> None:
         self.background = as_pixels(np.ascontiguousarray(background))
         self.background.setflags(write=False)
         self.spec, self.camera, self.size = spec, camera, size
         self._layouts: dict[int, list[tuple[float, float, float]]] = {}
-        self._placed: dict[tuple[int, int, int, int], Placed | None] = {}
 
-    def placed(self, n: int, j: int, cat: int, inst: int) -> Placed | None:
-        """Object ``j`` of ``n`` visible ones, of the given kind: its paste slices and sprite."""
-        key = (n, j, cat, inst)
-        try:
-            return self._placed[key]
-        except KeyError:
-            pass
+    def layout(self, n: int) -> list[tuple[float, float, float]]:
+        """(x px, bottom y px, box px) of each of ``n`` visible objects (fewer slots than objects: the rest are off view)."""
         slots = self._layouts.get(n)
         if slots is None:
             slots = self._layouts[n] = _layout(self.spec, self.camera, self.size, n) if self.spec else []
-        if j >= len(slots):
-            out = None
-        else:
-            x, y, px = slots[j]
-            box = sprite_box(px * relative_size(cat, inst))
-            out = place_sprite(cat, inst, box, round(x - box / 2), round(y - box * 0.97), self.size)
-        self._placed[key] = out
-        return out
+        return slots
 
 
 def _layout(spec: ViewSpec, cam: Camera, size: int, n: int) -> list[tuple[float, float, float]]:
@@ -232,11 +219,19 @@ class EgocentricRenderer:
         items, held = key[-2], key[-1]
         view = self._view(key[:-2])
         out = view.background.copy()
-        n = len(items)
-        for j, (cat, inst) in enumerate(items):
-            p = view.placed(n, j, cat, inst)
-            if p is not None:
-                np.copyto(out[p[0], p[1]], p[2], where=p[3])
+        size = self.image_size
+        for (x, y, px), (cat, inst) in zip(view.layout(len(items)), items):
+            box = sprite_box(px * relative_size(cat, inst))
+            pixels, mask, ox, oy = cut_sprite(cat, inst, box)
+            left, top = round(x - box / 2), round(y - box * 0.97)
+            x0, y0 = left + ox, top + oy
+            h, w = mask.shape
+            if x0 >= 0 and y0 >= 0 and x0 + w <= size and y0 + h <= size:  # the common case: no clipping
+                np.copyto(out[y0:y0 + h, x0:x0 + w], pixels, where=mask)
+            else:
+                p = place_sprite(cat, inst, box, left, top, size)
+                if p is not None:
+                    np.copyto(out[p[0], p[1]], p[2], where=p[3])
         if held is not None:
             p = arm_overlay(self.image_size)
             np.copyto(out[p[0], p[1]], p[2], where=p[3])
