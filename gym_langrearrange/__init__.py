@@ -3,6 +3,7 @@
     import gymnasium as gym
     import gym_langrearrange  # registers the ids
     env = gym.make("LangRearrange-v0", split="rephrasing")
+    envs = gym.make_vec("LangRearrange-v0", num_envs=8, vectorization_mode="vector_entry_point")  # one process
     env = gym.make("TWOSOME/TomatoSalad-v0", obs_mode="text")   # TWOSOME's tasks, registered here too
 """
 from __future__ import annotations
@@ -25,10 +26,10 @@ def register_envs() -> None:
     """Register both ids and TWOSOME's four tasks with Gymnasium (idempotent; also run by the package entry point)."""
     if "LangRearrange-v0" not in gym.registry:
         gym.register("LangRearrange-v0", entry_point="gym_langrearrange.env:LangRearrangeEnv",
-                     kwargs={"hard": False})
+                     vector_entry_point="gym_langrearrange.vector:LangRearrangeVectorEnv", kwargs={"hard": False})
     if "LangRearrangeHard-v0" not in gym.registry:
         gym.register("LangRearrangeHard-v0", entry_point="gym_langrearrange.env:LangRearrangeEnv",
-                     kwargs={"hard": True})
+                     vector_entry_point="gym_langrearrange.vector:LangRearrangeVectorEnv", kwargs={"hard": True})
     register_tasks()
 
 

@@ -8,7 +8,9 @@ Action regimes, each through ``gym.make`` in one process:
 * ``uniform-valid``: uniform over the skills valid now (``info["action_mask"]``);
 * ``oracle``: the planner's shortest plan (what a trained agent does: every skill changes the world).
 
-Observations: RGB 256x256, RGB 64x64 (LLaRP's size) and ``render=False``. Reference columns measured
+Observations: RGB 256x256, RGB 64x64 (LLaRP's size) and ``render=False``. Batched rows: ``gym.make_vec``
+with 8 envs in one process, Gymnasium's ``sync`` mode against our ``vector_entry_point``, valid actions,
+in env steps per second. Reference columns measured
 in the same run, where installed (``pip install minigrid``; ale-py comes with the agents): BabyAI
 GoToLocal with its symbolic and 56x56 RGB observations, and ALE Pong-v5 (210x160 RGB), with uniform
 actions. Every configuration runs in a fresh process after a warm-up run of ``--warmup`` steps (the
@@ -96,8 +98,31 @@ def _uniform_steps_per_second(env: gym.Env, steps: int, seed: int) -> float:
     return steps / (time.perf_counter() - start)
 
 
+VECTOR_ENVS = 8
+
+
+def vector_steps_per_second(envs: gym.vector.VectorEnv, steps: int, seed: int) -> float:
+    """Env steps/s of a vector env taking ``steps`` env steps with uniformly random valid skills."""
+    rng = np.random.default_rng(seed)
+    _, info = envs.reset(seed=seed)
+    start = time.perf_counter()
+    for _ in range(steps // envs.num_envs):
+        actions = []
+        for mask in info["action_mask"]:
+            valid = np.flatnonzero(mask)
+            actions.append(valid[rng.integers(valid.size)])
+        _, _, _, _, info = envs.step(np.array(actions))
+    return steps // envs.num_envs * envs.num_envs / (time.perf_counter() - start)
+
+
 def _measure(kind: str, name: str, regime: str, split: str, steps: int, runs: int, warmup: int) -> list[float]:
     """Steps/s of ``runs`` runs after one warm-up run of ``warmup`` steps, in this (fresh) process."""
+    if kind == "vector":
+        _langrearrange(split, name).close()  # draws the split's backgrounds into the caches all envs share
+        envs = gym.make_vec("LangRearrange-v0", num_envs=VECTOR_ENVS, vectorization_mode=regime, split=split,
+                            **OBSERVATIONS[name])
+        vector_steps_per_second(envs, warmup, seed=999)
+        return [vector_steps_per_second(envs, steps, seed=r) for r in range(runs)]
     if kind == "reference":
         env = _reference(name)
         _uniform_steps_per_second(env, min(warmup, steps), seed=999)
@@ -124,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps of the untimed warm-up run of each configuration (sprites are cut on first use)")
     parser.add_argument("--split", default="train")
     parser.add_argument("--regimes", default=",".join(REGIMES), help=f"comma-separated: {', '.join(REGIMES)}")
+    parser.add_argument("--no-vector", dest="vector", action="store_false",
+                        help=f"skip the gym.make_vec rows ({VECTOR_ENVS} envs, sync and vector_entry_point)")
     parser.add_argument("--no-reference", dest="reference", action="store_false",
                         help="skip the MiniGrid/BabyAI and ALE columns")
     args = parser.parse_args(argv)
@@ -136,12 +163,16 @@ def main(argv: list[str] | None = None) -> None:
         build_index(args.split)
         print(f"built the {args.split} episode index in {time.perf_counter() - t0:.1f} s")
     jobs = [("langrearrange", obs, regime) for obs in OBSERVATIONS for regime in regimes]
+    if args.vector:
+        jobs += [("vector", obs, mode) for obs in ("RGB 64x64", "render=False") for mode in ("sync", "vector_entry_point")]
     jobs += [("reference", name, "uniform") for name in (references_available() if args.reference else [])]
     rows = []
     for kind, name, regime in jobs:  # each in a fresh process: one's caches cannot help or slow another
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             runs = pool.submit(_measure, kind, name, regime, args.split, args.steps, args.runs, args.warmup).result()
-        label = f"LangRearrange, {name}" if kind == "langrearrange" else name
+        label = {"langrearrange": f"LangRearrange, {name}",
+                 "vector": f"LangRearrange, {name}, make_vec x{VECTOR_ENVS}, env steps/s"}.get(kind, name)
+        regime = f"uniform-valid, {regime}" if kind == "vector" else regime
         rows.append((label, regime, runs))
         print(f"{label}, {regime}: {statistics.median(runs):,.0f} steps/s", flush=True)
     print("\n| env | actions | median steps/s | min | max | runs |\n|---|---|---:|---:|---:|---:|")

@@ -61,10 +61,13 @@ def test_the_command_line_dispatches_and_refuses_unknown_commands(capsys):
 
 
 def test_the_speed_benchmark_steps_in_each_action_regime():
-    from gym_langrearrange.benchmark import REGIMES, steps_per_second
+    from gym_langrearrange.benchmark import REGIMES, steps_per_second, vector_steps_per_second
 
     env = gym.make("LangRearrange-v0", split="train", render=False)
     for regime in REGIMES:
         assert steps_per_second(env, 64, seed=0, regime=regime) > 0
+    for mode in ("sync", "vector_entry_point"):
+        envs = gym.make_vec("LangRearrange-v0", num_envs=2, vectorization_mode=mode, render=False)
+        assert vector_steps_per_second(envs, 32, seed=0) > 0
     with pytest.raises(ValueError, match="unknown regime 'greedy'"):
         steps_per_second(env, 8, seed=0, regime="greedy")
