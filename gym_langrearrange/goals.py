@@ -244,22 +244,14 @@ def _compile_predicate(p: Predicate, categories: Sequence[int], bound: Binding) 
     return lambda s: s.loc[o] == r
 
 
-def _all_of(checks: list[Check]) -> Check:
+def _joined(checks: list[Check], every: bool) -> Check:
+    """All (``every``) or any of ``checks``; one or two checks are joined without a generator."""
     if len(checks) == 1:
         return checks[0]
     if len(checks) == 2:
         a, b = checks
-        return lambda s: a(s) and b(s)
-    return lambda s: all(f(s) for f in checks)
-
-
-def _any_of(checks: list[Check]) -> Check:
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        a, b = checks
-        return lambda s: a(s) or b(s)
-    return lambda s: any(f(s) for f in checks)
+        return (lambda s: a(s) and b(s)) if every else (lambda s: a(s) or b(s))
+    return (lambda s: all(f(s) for f in checks)) if every else (lambda s: any(f(s) for f in checks))
 
 
 def _compile_node(node: Union[GoalExpr, Predicate], categories: Sequence[int], bound: Binding) -> Check:
@@ -274,11 +266,9 @@ def _compile_node(node: Union[GoalExpr, Predicate], categories: Sequence[int], b
                   for combo in itertools.product(*domains)]
         if not bodies:  # no object of the type: EXISTS is false, FORALL vacuously true
             return (lambda s: False) if node.quantifier == "EXISTS" else (lambda s: True)
-        return _any_of(bodies) if node.quantifier == "EXISTS" else _all_of(bodies)
+        return _joined(bodies, every=node.quantifier == "FORALL")
     subs = [_compile_node(sub, categories, bound) for sub in node.sub_exprs]
-    if node.op == "AND":
-        return _all_of(subs)
-    if node.op == "OR":
-        return _any_of(subs)
-    body = _all_of(subs) if node.op == "NAND" else subs[0]  # NAND / NOT
+    if node.op in ("AND", "OR"):
+        return _joined(subs, every=node.op == "AND")
+    body = _joined(subs, every=True)  # NAND, or NOT of its one sub-expression
     return lambda s: not body(s)
