@@ -104,6 +104,8 @@ def place_sprite(category: int, instance: int, box: int, left: int, top: int, si
     pixels, mask, ox, oy = cut_sprite(category, instance, box)
     h, w = mask.shape
     x0, y0 = left + ox, top + oy
+    if x0 >= 0 and y0 >= 0 and x0 + w <= size and y0 + h <= size:  # the common case: nothing to clip
+        return slice(y0, y0 + h), slice(x0, x0 + w), pixels, mask
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + w, size), min(y0 + h, size)
     if cx0 >= cx1 or cy0 >= cy1:
         return None
@@ -222,16 +224,9 @@ class EgocentricRenderer:
         size = self.image_size
         for (x, y, px), (cat, inst) in zip(view.layout(len(items)), items):
             box = sprite_box(px * relative_size(cat, inst))
-            pixels, mask, ox, oy = cut_sprite(cat, inst, box)
-            left, top = round(x - box / 2), round(y - box * 0.97)
-            x0, y0 = left + ox, top + oy
-            h, w = mask.shape
-            if x0 >= 0 and y0 >= 0 and x0 + w <= size and y0 + h <= size:  # the common case: no clipping
-                np.copyto(out[y0:y0 + h, x0:x0 + w], pixels, where=mask)
-            else:
-                p = place_sprite(cat, inst, box, left, top, size)
-                if p is not None:
-                    np.copyto(out[p[0], p[1]], p[2], where=p[3])
+            p = place_sprite(cat, inst, box, round(x - box / 2), round(y - box * 0.97), size)
+            if p is not None:
+                np.copyto(out[p[0], p[1]], p[2], where=p[3])
         if held is not None:
             p = arm_overlay(self.image_size)
             np.copyto(out[p[0], p[1]], p[2], where=p[3])
