@@ -34,8 +34,7 @@ class LangRearrangeVectorEnv(VectorEnv):
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._array_keys = [k for k, s in self.single_observation_space.spaces.items() if isinstance(s, spaces.Box)]
-        self._text_keys = [k for k in self.single_observation_space.spaces if k not in self._array_keys]
+        self._array_keys = {k for k, s in self.single_observation_space.spaces.items() if isinstance(s, spaces.Box)}
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -74,10 +73,8 @@ class LangRearrangeVectorEnv(VectorEnv):
             env.close()
 
     def _batch_obs(self, observations: list[dict[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {k: np.stack([obs[k] for obs in observations]) for k in self._array_keys}
-        for k in self._text_keys:
-            out[k] = tuple(obs[k] for obs in observations)
-        return {k: out[k] for k in self.single_observation_space.spaces}  # the space's key order
+        return {k: (np.stack([obs[k] for obs in observations]) if k in self._array_keys
+                    else tuple(obs[k] for obs in observations)) for k in self.single_observation_space.spaces}
 
     def _batch_infos(self, infos: list[dict[str, Any]]) -> dict[str, Any]:
         """Every env reports every key, batched with the dtypes SyncVectorEnv gives them, plus its ``_key`` mask."""
