@@ -38,15 +38,17 @@ OBSERVATIONS = {"RGB 256x256": dict(image_size=256), "RGB 64x64": dict(image_siz
                 "render=False": dict(render=False)}
 
 
+def _random_valid(mask: np.ndarray, rng: np.random.Generator) -> int:
+    """A uniformly random valid skill (cheaper than ``rng.choice``, which would dominate a bare step)."""
+    valid = np.flatnonzero(mask)
+    return int(valid[rng.integers(valid.size)])
+
+
 def _chooser(regime: str, env: gym.Env, rng: np.random.Generator) -> Callable[[dict], int]:
     if regime == "uniform-70":
         return lambda info: int(rng.integers(70))
     if regime == "uniform-valid":
-        def choose(info: dict) -> int:
-            valid = np.flatnonzero(info["action_mask"])
-            return int(valid[rng.integers(valid.size)])  # cheaper than rng.choice, which would dominate here
-
-        return choose
+        return lambda info: _random_valid(info["action_mask"], rng)
     if regime == "oracle":
         from gym_langrearrange.planner import Oracle
 
@@ -107,10 +109,7 @@ def vector_steps_per_second(envs: gym.vector.VectorEnv, steps: int, seed: int) -
     _, info = envs.reset(seed=seed)
     start = time.perf_counter()
     for _ in range(steps // envs.num_envs):
-        actions = []
-        for mask in info["action_mask"]:
-            valid = np.flatnonzero(mask)
-            actions.append(valid[rng.integers(valid.size)])
+        actions = [_random_valid(mask, rng) for mask in info["action_mask"]]
         _, _, _, _, info = envs.step(np.array(actions))
     return steps // envs.num_envs * envs.num_envs / (time.perf_counter() - start)
 
