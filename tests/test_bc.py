@@ -89,3 +89,18 @@ def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
     assert meta["algorithm"] == "sb3_contrib:RecurrentPPO" and meta["name"].endswith("-il")
     assert 0.0 <= greedy_success(out / "checkpoint", range(1)) <= 1.0  # it loads and plays as an agent
+
+
+def test_only_episodes_picks_the_demonstrations_of_an_episode_file(tmp_path):
+    from agents.imitation.demos import load_demos
+    from agents.imitation.train import only_episodes
+    from gym_langrearrange.datasets import generate_episode, save_episodes
+
+    write_demos(tmp_path / "demos", "train", episodes=4, shard_size=4, progress=False)
+    demos = list(load_demos(tmp_path / "demos")[1])
+    save_episodes([generate_episode("train", i)[0] for i in (3, 1)], tmp_path / "subset.json")
+    picked = only_episodes(demos, str(tmp_path / "subset.json"), "demos")
+    assert [d.index for d in picked] == [3, 1]
+    save_episodes([generate_episode("train", i)[0] for i in (1, 9)], tmp_path / "other.json")
+    with pytest.raises(ValueError, match=r"other.json: 1 of its 2 episodes have no demonstration.*train-"):
+        only_episodes(demos, str(tmp_path / "other.json"), "demos")

@@ -5,9 +5,11 @@
     python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il --resume
     python -m agents.imitation.train --method lstm-llm-resampler --demos ~/demos/train --episodes 150000 --out runs/lstm-il
     python -m agents.evaluate --agent runs/llarp-il/checkpoint --datasets all
+    python -m agents.imitation.train --demos ~/demos/train --only-episodes subset-train.json --episodes 3000 --out runs/il-subset
 
 ``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of the folder (all
-by default), ``--batch-episodes`` whole episodes per gradient step, through the policy's own PPO
+by default; with ``--only-episodes FILE``, only the demonstrations of the episodes in that episode file,
+matched by episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch-episodes`` whole episodes per gradient step, through the policy's own PPO
 forward pass (LLaRP's masked episode pass; RecurrentPPO's sequence pass for the LSTMs). Writes
 ``OUT/checkpoint/`` (an ordinary checkpoint: ``agents.evaluate`` plays it, and for LLaRP
 ``agents.llarp.train --init-from`` starts PPO from it), ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between
@@ -38,8 +40,9 @@ from agents.lstm.setup import lstm_setup
 from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.nn.llm import load_tokenizer
 from agents.rearrange import env_factory
-from agents.run_folder import code_version, lock
+from agents.run_folder import code_version, file_digest, lock
 from agents.training import pick_device, pick_threads
+from gym_langrearrange.datasets import load_episodes
 from gym_langrearrange.files import atomic_write_json, read_json
 
 PROG = "python -m agents.imitation.train"
@@ -51,6 +54,8 @@ def arguments() -> argparse.ArgumentParser:
     p.add_argument("--demos", required=True, help="a folder written by agents.imitation.demos")
     p.add_argument("--episodes", type=positive_int, required=True, help="demonstrated episodes to clone in all")
     p.add_argument("--demo-count", type=positive_int, default=None, help="use only the first N demonstrations")
+    p.add_argument("--only-episodes", default=None, metavar="FILE",
+                   help="an episode file: clone only the demonstrations of its episodes")
     p.add_argument("--batch-episodes", type=positive_int, default=8)
     p.add_argument("--lr", type=positive_float, default=3e-4)
     p.add_argument("--method", default="llarp", choices=METHODS)
@@ -80,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
         args.llm_dtype = "float32"  # weights that train stay fp32
     args.llm_dtype = resolve_llm_dtype(args.llm_dtype, device)
     manifest, demos = load_demos(args.demos)
-    demos = list(demos)[:args.demo_count]
+    demos = list(demos)
+    if args.only_episodes:
+        demos = only_episodes(demos, args.only_episodes, args.demos)
+    demos = demos[:args.demo_count]
     if not demos:
         raise ValueError(f"{args.demos}: no demonstrations")
     tiny = args.backbone == "tiny-llama"
@@ -97,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     options = {k: getattr(args, k) for k in ("method", "demo_count", "batch_episodes", "lr", "backbone",
                                              "encoder_model", "llm_dtype", "visual_encoder", "image_size",
                                              "max_tokens", "seed")}
+    options["only_episodes_digest"] = file_digest(args.only_episodes) if args.only_episodes else None
     meta = {"algorithm": "sb3_contrib:RecurrentPPO" if lstm else "agents.llarp:LLaRP", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
             "name": name, "backbone": args.backbone, "split": manifest["split"], "options": options,
             "demonstrations": str(Path(args.demos).resolve()), "code_version": code_version()}
@@ -139,6 +148,17 @@ def main(argv: list[str] | None = None) -> None:
             return
         loss = recurrent_bc_loss if lstm else bc_loss
         train(model, loss, make_env(), demos, args, out, checkpoint, meta, done, seconds, curve)
+
+
+def only_episodes(demos: list, episode_file: str, folder: str) -> list:
+    """The demonstrations of the episodes in ``episode_file``, in the file's order; every one must be there."""
+    wanted = [e.episode_id for e in load_episodes(episode_file, check_solvable=False)]
+    by_id = {d.episode_id: d for d in demos}
+    missing = [i for i in wanted if i not in by_id]
+    if missing:
+        raise ValueError(f"--only-episodes {episode_file}: {len(missing)} of its {len(wanted)} episodes have no "
+                         f"demonstration in {folder} (first: {missing[0]!r})")
+    return [by_id[i] for i in wanted]
 
 
 def train(model, loss_of, env, demos, args, out: Path, checkpoint: Path, meta: dict, done: int, seconds: float,
