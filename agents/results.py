@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -47,6 +48,46 @@ def summarize(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a success rate: honest at 0-10% successes in 100 episodes, where the
+    normal approximation would reach below 0."""
+    p = successes / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+
+
+def pooled_success(summary: dict[str, dict[str, float]], key: str) -> tuple[float, int] | None:
+    """(successes, episodes) behind a column: a dataset's own, or a group's datasets pooled (PR, BG, Total:
+    with equal episodes per dataset the pooled rate is the column's mean of rates)."""
+    members = GROUPS["PR"] + GROUPS["BG"] if key == "Total" else GROUPS.get(key, [key])
+    if not all(m in summary and "episodes" in summary[m] for m in members):
+        return None
+    return (sum(summary[m]["success"] * summary[m]["episodes"] for m in members),
+            int(sum(summary[m]["episodes"] for m in members)))
+
+
+INTERVAL_COLUMNS = ("Total", "PR", "BG", "train", "new_scenes")
+
+
+def interval_table(runs: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    """Success (%) with 95% Wilson intervals over the episodes, for the aggregates and the training scenes."""
+    short = dict(TABLE_COLUMNS)
+    lines = ["**Success rate (%) with 95% intervals** (Wilson, over the episodes; groups pooled)", "",
+             "| Method | " + " | ".join(short[k] for k in INTERVAL_COLUMNS) + " |", "|---|" + "---:|" * len(INTERVAL_COLUMNS)]
+    for name, summary in runs.items():
+        cells = []
+        for key in INTERVAL_COLUMNS:
+            pooled = pooled_success(summary, key)
+            if pooled is None:
+                cells.append("–")
+                continue
+            k, n = pooled
+            lo, hi = wilson_interval(k, n)
+            cells.append(f"{100 * k / n:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def ordered_columns(summaries: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
     """Table-5 columns that any summary has, then any other dataset (e.g. a custom episode file)."""
     keys = set().union(*[set(s) for s in summaries])
@@ -67,6 +108,7 @@ def markdown_table(runs: dict[str, dict[str, dict[str, float]]]) -> str:
             cells = [fmt(summary[k][metric]) if k in summary else "–" for k, _ in cols]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += interval_table(runs)
     lines += [table_note(runs), ""]
     return "\n".join(lines)
 
@@ -145,5 +187,6 @@ def load_run(folder: Path) -> tuple[str, dict[str, dict[str, float]]]:
     return data["name"], data["summary"]
 
 
-__all__ = ["DATASETS", "TABLE_COLUMNS", "episode_metrics", "summarize", "markdown_table", "write_csv", "bar_chart",
+__all__ = ["DATASETS", "TABLE_COLUMNS", "episode_metrics", "summarize", "markdown_table", "wilson_interval",
+           "write_csv", "bar_chart",
            "load_run"]

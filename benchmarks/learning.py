@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from subsets import SUBSETS  # benchmarks/subsets.py, beside this script
 
+from agents.results import wilson_interval
 from gym_langrearrange.files import atomic_write, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,14 +99,6 @@ def episode_stats(records: Path) -> dict:
     return {"heldout_episodes": len(episodes), "heldout_return": sum(returns) / len(returns),
             "heldout_subgoal": sum(ret > 4 for ret in returns),
             "heldout_openings": len({tuple(r["actions"][:3]) for r in episodes})}
-
-
-def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a success rate: honest at 0-10% successes in 100 episodes, where the
-    normal approximation would reach below 0."""
-    p = successes / n
-    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
 def rate_with_interval(rate: float, n: int | None) -> str:
