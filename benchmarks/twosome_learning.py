@@ -120,8 +120,10 @@ def report(args) -> None:
             fmt = (lambda v: "-" if v is None else f"{v:.2f}")
             steps = scores["steps"] if scores else (curve[-1][0] if curve else 0)
             status = "" if scores else " (running)"
+            # a running run has no final evaluation yet: its return is that of its recent training episodes
+            shown_return = fmt(scores["return"]) if scores else (f"{curve[-1][1]:.2f} (training)" if curve else "-")
             rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {fmt(scores and scores['success'])} | "
-                        f"{fmt(scores and scores['return'])} | {OPTIMAL_RETURN[task]:.3f} | "
+                        f"{shown_return} | {OPTIMAL_RETURN[task]:.3f} | "
                         f"{'-' if reached is None else f'{reached:,}'} |")
             if method in ("word", "token", "none") and args.retention:
                 nll = retention(out / "checkpoint")

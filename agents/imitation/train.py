@@ -9,11 +9,11 @@
 
 ``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of the folder (all
 by default; with ``--only-episodes FILE``, only the demonstrations of the episodes in that episode file,
-matched by episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch-episodes`` whole episodes per gradient step, through the policy's own PPO
-forward pass (LLaRP's masked episode pass; RecurrentPPO's sequence pass for the LSTMs). Writes
-``OUT/checkpoint/`` (an ordinary checkpoint: ``agents.evaluate`` plays it, and for LLaRP
-``agents.llarp.train --init-from`` starts PPO from it), ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between
-checkpoints). ``--resume`` continues from the checkpoint; ``--time-budget`` counts training seconds
+matched by episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch-episodes`` whole
+episodes per gradient step, through the policy's own PPO forward pass (LLaRP's masked episode pass;
+RecurrentPPO's sequence pass for the LSTMs). Writes ``OUT/checkpoint/`` (an ordinary checkpoint:
+``agents.evaluate`` plays it, and for LLaRP ``agents.llarp.train --init-from`` starts PPO from it),
+``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between checkpoints). ``--resume`` continues from the checkpoint; ``--time-budget`` counts training seconds
 across resumes; a finished run is never retrained.
 """
 from __future__ import annotations
