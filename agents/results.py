@@ -188,5 +188,4 @@ def load_run(folder: Path) -> tuple[str, dict[str, dict[str, float]]]:
 
 
 __all__ = ["DATASETS", "TABLE_COLUMNS", "episode_metrics", "summarize", "markdown_table", "wilson_interval",
-           "write_csv", "bar_chart",
-           "load_run"]
+           "write_csv", "bar_chart", "load_run"]

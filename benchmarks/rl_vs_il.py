@@ -52,12 +52,12 @@ def heldout_success(folder: Path) -> tuple[float, int] | None:
 def run(args: argparse.Namespace) -> None:
     train_file, heldout_file = subset_files(args.root, args.subset)
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(REPO)}
+    run_folder = args.root / "llarp-il"
     for episodes in args.stages:
         out = stage_eval(args.root, episodes)
         if heldout_success(out) is not None:
             print(f"{episodes} episodes: evaluated ({out})")
             continue
-        run_folder = args.root / "llarp-il"
         train = [sys.executable, "-m", "agents.imitation.train", "--demos", str(args.demos), "--only-episodes",
                  str(train_file), "--episodes", str(episodes), "--batch-episodes", str(args.batch_episodes),
                  "--threads", str(args.threads), "--seed", str(args.seed), "--out", str(run_folder),
