@@ -77,10 +77,17 @@ def compare(scores: dict[str, np.ndarray], games: tuple[str, ...] | list[str], r
     games = tuple(games)
     (a, x), (b, y) = ((name, _check_matrix(name, m, len(games))) for name, m in scores.items())
     def estimate(scores: np.ndarray | list[np.ndarray], func) -> Estimate:
-        with warnings.catch_warnings():  # rliable hands arch a RandomState, which arch deprecates
-            warnings.simplefilter("ignore", FutureWarning)
-            points, intervals = rly.get_interval_estimates({"x": scores}, func, reps=reps,
-                                                           random_state=np.random.RandomState(seed))
+        # rliable's StratifiedBootstrap draws its resample indices from numpy's global generator,
+        # not from the RandomState it is given: seed that too (and put it back) to be reproducible
+        global_state = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            with warnings.catch_warnings():  # rliable hands arch a RandomState, which arch deprecates
+                warnings.simplefilter("ignore", FutureWarning)
+                points, intervals = rly.get_interval_estimates({"x": scores}, func, reps=reps,
+                                                               random_state=np.random.RandomState(seed))
+        finally:
+            np.random.set_state(global_state)
         low, high = np.ravel(intervals["x"])
         return Estimate(float(np.ravel(points["x"])[0]), float(low), float(high))
 
