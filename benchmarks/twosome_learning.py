@@ -28,9 +28,12 @@ from agents.twosome.recipes import RECIPES  # noqa: E402
 
 TASKS = tuple(t for t, r in RECIPES.items() if not r.rearrange)
 METHODS = {"word": ["--normalisation", "word"], "token": ["--normalisation", "token"],
-           "none": ["--normalisation", "none"], "ppo": ["--method", "ppo"], "zero-shot": ["--method", "zero-shot"]}
+           "none": ["--normalisation", "none"], "ppo": ["--method", "ppo"], "zero-shot": ["--method", "zero-shot"],
+           "random": ["--method", "random"]}
 LABELS = {"word": "TWOSOME, word norm.", "token": "TWOSOME, token norm.", "none": "TWOSOME, no norm.",
-          "ppo": "PPO (MLP)", "zero-shot": "zero-shot (TWOSOME untrained)"}
+          "ppo": "PPO (MLP)", "zero-shot": "zero-shot (TWOSOME untrained)", "random": "uniform over valid actions"}
+#: the methods without a training curve, drawn as flat lines at their evaluation return
+FLAT_STYLE = {"zero-shot": dict(ls="--", color="grey"), "random": dict(ls="-.", color="tab:brown")}
 #: the optimal episodes' discounted returns (shared/spec/twosome.md: 6/28, 10/45, 6 and 11 steps)
 OPTIMAL_RETURN = {"tomato-salad": 0.9205, "tomato-lettuce-salad": 0.9477, "food-preparation": 0.95 ** 5,
                   "entertainment": 0.95 ** 10}
@@ -115,7 +118,7 @@ def report(args) -> None:
             if curve:
                 ax.plot([c[0] for c in curve], [c[1] for c in curve], label=LABELS[method])
             elif scores is not None:
-                ax.axhline(scores["return"], ls="--", color="grey", label=LABELS[method])
+                ax.axhline(scores["return"], label=LABELS[method], **FLAT_STYLE.get(method, {}))
             reached = first_reaching(curve, OPTIMAL_RETURN[task]) if curve else None
             fmt = (lambda v: "-" if v is None else f"{v:.2f}")
             steps = scores["steps"] if scores else (curve[-1][0] if curve else 0)

@@ -185,6 +185,27 @@ def test_training_cli_runs_resumes_and_scores(tmp_path, capsys):
     assert __import__("json").loads((tmp_path / "ppo" / "scores.json").read_text())["method"] == "ppo"
 
 
+def test_uniform_reference_draws_only_valid_actions(tmp_path):
+    import json
+
+    import numpy as np
+
+    from agents.twosome.baseline import UniformValidActions
+    from agents.twosome.train import main
+
+    policy, mask = UniformValidActions(seed=1), np.array([0, 1, 0, 1, 1, 0], dtype=bool)
+    drawn = {policy.predict(None, action_masks=mask)[0] for _ in range(200)}
+    assert drawn == {1, 3, 4}  # every valid action, and nothing else
+    with pytest.raises(ValueError, match="at least one valid action"):
+        policy.predict(None, action_masks=np.zeros(6, dtype=bool))
+    main(["--task", "food-preparation", "--method", "random", "--eval-episodes", "40", "--out", str(tmp_path / "r")])
+    scores = json.loads((tmp_path / "r" / "scores.json").read_text())
+    assert scores["method"] == "random" and scores["steps"] == 0 and scores["episodes"] == 40
+    assert 0 <= scores["success"] <= 1 and 1 <= scores["length"] <= 50  # the 50-step cap
+    with pytest.raises(ValueError, match="--method random is a reference on TWOSOME's own tasks"):
+        main(["--task", "langrearrange", "--method", "random", "--out", str(tmp_path / "lr")])
+
+
 def test_twosome_on_langrearrange_is_evaluated_like_every_agent(tmp_path):
     """Trained on LangRearrange's text observation and action mask, the checkpoint plays through agents.evaluate."""
     import json

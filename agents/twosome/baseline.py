@@ -5,11 +5,15 @@ minibatches over 4 envs x 128 steps, value clipping, annealed learning rate. On 
 sees the whole kitchen (``obs_radius=10``) with a subtask reward of 0.1, all macros allowed, and
 discounts each macro by gamma^k (:class:`MacroPPO`); on the household tasks its logits are masked to
 the prompt's valid subset (sb3-contrib's MaskablePPO, per-step discount).
+
+:class:`UniformValidActions` is the reference below both: a macro drawn uniformly from those the task
+marks valid (on the salads, all of them), which says how much an LLM's prior helps or hurts.
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
@@ -47,3 +51,16 @@ def make_baseline(recipe: TaskRecipe, venv, seed: int, device: str = "cpu", tens
                      n_epochs=4, gamma=recipe.ppo_gamma, gae_lambda=0.95, clip_range=0.2, clip_range_vf=0.2,
                      ent_coef=0.01, vf_coef=0.5, max_grad_norm=0.5, policy_kwargs=POLICY_KWARGS, seed=seed,
                      device=device, tensorboard_log=tensorboard_log)
+
+
+class UniformValidActions:
+    """A policy with SB3's ``predict`` that draws uniformly from the valid actions (``action_masks``)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.num_timesteps = 0
+
+    def predict(self, observation: Any, deterministic: bool = False, action_masks: np.ndarray | None = None):
+        if action_masks is None or not np.any(action_masks):
+            raise ValueError("UniformValidActions.predict needs action_masks with at least one valid action")
+        return int(self.rng.choice(np.flatnonzero(action_masks))), None

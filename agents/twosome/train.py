@@ -4,6 +4,7 @@
     python -m agents.twosome.train --task food-preparation --normalisation token --out runs/twosome/fp-token
     python -m agents.twosome.train --task food-preparation --method ppo --out runs/twosome/fp-ppo  # the MLP baseline
     python -m agents.twosome.train --task food-preparation --method zero-shot --out runs/twosome/fp-zs
+    python -m agents.twosome.train --task food-preparation --method random --out runs/twosome/fp-random  # uniform
     python -m agents.twosome.train --task food-preparation --resume --out runs/twosome/fp-word     # continue
 
     python -m agents.twosome.train --task langrearrange --split train --out runs/twosome/lr   # Language Rearrangement
@@ -35,7 +36,7 @@ from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype, tiny_llama
 from agents.nn.llm import load_tokenizer
 from agents.training import pick_device, pick_threads, run_arguments, run_training
 from agents.twosome.algorithm import TWOSOME
-from agents.twosome.baseline import baseline_algorithm, baseline_env_kwargs, make_baseline
+from agents.twosome.baseline import UniformValidActions, baseline_algorithm, baseline_env_kwargs, make_baseline
 from agents.twosome.policy import NORMALISATIONS
 from agents.twosome.prompts import TokenizedActions
 from agents.twosome.rearrange import read_rearrange
@@ -43,7 +44,7 @@ from agents.twosome.recipes import RECIPES, TaskRecipe, recipe_of
 from gym_langrearrange.files import atomic_write_json
 
 PROG = "python -m agents.twosome.train"
-METHODS = ("twosome", "ppo", "zero-shot")
+METHODS = ("twosome", "ppo", "zero-shot", "random")
 #: the discounted return the env reports at an episode's end (0.99 per primitive step, or 0.95 per step)
 RETURN = EpisodeMetric("return", lambda info: float(info["episode"]["r"]) if "episode" in info else None,
                        "rollout/return")
@@ -98,9 +99,9 @@ def evaluate_episodes(model: Any, make_env: Callable[[], gym.Env], episodes: int
 def main(argv: list[str] | None = None) -> None:
     args = arguments().parse_args(argv)
     recipe = recipe_of(args.task)
-    if recipe.rearrange and args.method == "ppo":
-        raise ValueError("--method ppo is TWOSOME's baseline on its own tasks; on langrearrange train "
-                         "agents.lstm.train or agents.llarp.train instead")
+    if recipe.rearrange and args.method in ("ppo", "random"):
+        raise ValueError(f"--method {args.method} is a reference on TWOSOME's own tasks; on langrearrange train "
+                         "agents.lstm.train or agents.llarp.train, or evaluate --agent random-masked, instead")
     device = pick_device(args.device)
     args.steps = args.steps or recipe.steps
     args.seed = recipe.seed if args.seed is None else args.seed
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         args.n_steps = 128  # the baseline's rollouts (4 envs x 128)
     torch.manual_seed(args.seed)
     tiny = args.model == "tiny-llama"
-    tokenizer = None if args.method == "ppo" else load_tokenizer("smollm2-135m" if tiny else args.model)
+    tokenizer = None if args.method in ("ppo", "random") else load_tokenizer("smollm2-135m" if tiny else args.model)
     env_kwargs = baseline_env_kwargs(recipe) if args.method == "ppo" else {}
     eval_kwargs = {k: v for k, v in env_kwargs.items() if k != "rewards"}  # scored with the task's own rewards
     policy_kwargs = {"normalisation": args.normalisation, "llm_dtype": args.llm_dtype,
@@ -128,20 +129,21 @@ def main(argv: list[str] | None = None) -> None:
     def write_scores(model) -> None:
         scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, args.split, **eval_kwargs),
                                    args.eval_episodes,
-                                   masked=args.method == "ppo" and not recipe.overcooked)
+                                   masked=args.method == "random" or (args.method == "ppo" and not recipe.overcooked))
         scores.update(task=recipe.env_id, method=args.method, normalisation=args.normalisation,
                       steps=int(model.num_timesteps), seed=args.seed)
         atomic_write_json(out / "scores.json", scores)
         print(f"{recipe.env_id} {args.method}: success {scores['success']}, return {scores['return']} over "
               f"{args.eval_episodes} episodes")
 
-    if args.method == "zero-shot":
+    if args.method in ("zero-shot", "random"):  # nothing to train: score the policy as it is
         if (out / "scores.json").exists():
             print(f"{out / 'scores.json'} exists: nothing to do")
             return
         torch.set_num_threads(pick_threads(args.threads))
         out.mkdir(parents=True, exist_ok=True)
-        write_scores(build(DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split)]), None))
+        write_scores(UniformValidActions(args.seed) if args.method == "random"
+                     else build(DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split)]), None))
         return
 
     def final(checkpoint: Path) -> None:
