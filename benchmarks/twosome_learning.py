@@ -5,13 +5,15 @@
     python benchmarks/twosome_learning.py report --root ~/twosome-runs --to docs/results/twosome
 
 ``run`` trains each (task, method) with ``python -m agents.twosome.train`` into ``ROOT/TASK/METHOD``, one
-after the other, for the task's budget (``--steps`` to cut it, said in the report) or ``--time-budget``
-seconds each; run it again after an interruption and every run resumes from its checkpoint (a finished
-one is skipped). ``report`` writes ``curves.png`` (discounted return of recent training episodes against
-decisions, per task), ``table.md`` (per task and method: the final policy's success and return over its
-evaluation episodes, the decisions until the training curve first reached the optimal return, the
-budget) and the retention of the LLM's language modelling after LoRA training (mean token NLL on a
-fixed text with the adapters on and off).
+after the other (``zero-shot`` and ``random`` are only scored), for the task's budget (``--steps`` to cut
+it, said in the report) or ``--time-budget`` seconds each; run it again after an interruption and every
+run resumes from its checkpoint (a finished one is skipped). ``report`` first copies each run's
+``scores.json``, ``curve.json`` and retention figures into ``TO/runs/TASK/METHOD/`` (results outlive the
+machine: a report without ``--root`` redraws from them alone), then writes ``curves.png`` (discounted
+return of recent training episodes against decisions, per task), ``table.md`` (per task and method: the
+final policy's success and return over its evaluation episodes, the decisions until the training curve
+first reached the optimal return, the budget) and the retention of the LLM's language modelling after
+LoRA training (mean token NLL on a fixed text with the adapters on and off).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agents.twosome.recipes import RECIPES  # noqa: E402
+from gym_langrearrange.files import atomic_write_json  # noqa: E402
 
 TASKS = tuple(t for t, r in RECIPES.items() if not r.rearrange)
 METHODS = {"word": ["--normalisation", "word"], "token": ["--normalisation", "token"],
@@ -32,6 +35,9 @@ METHODS = {"word": ["--normalisation", "word"], "token": ["--normalisation", "to
            "random": ["--method", "random"]}
 LABELS = {"word": "TWOSOME, word norm.", "token": "TWOSOME, token norm.", "none": "TWOSOME, no norm.",
           "ppo": "PPO (MLP)", "zero-shot": "zero-shot (TWOSOME untrained)", "random": "uniform over valid actions"}
+TWOSOME_METHODS = ("word", "token", "none")
+#: what a run keeps of itself in the results folder (TO/runs/TASK/METHOD/): small, JSON
+RESULT_FILES = ("scores.json", "curve.json")
 #: the methods without a training curve, drawn as flat lines at their evaluation return
 FLAT_STYLE = {"zero-shot": dict(ls="--", color="grey"), "random": dict(ls="-.", color="tab:brown")}
 #: the optimal episodes' discounted returns (shared/spec/twosome.md: 6/28, 10/45, 6 and 11 steps)
@@ -96,21 +102,46 @@ def retention(checkpoint: Path) -> tuple[float, float] | None:
     return with_lora, without
 
 
+def keep_results(root: Path, kept: Path, with_retention: bool) -> None:
+    """Copy each run's small result files (``RESULT_FILES``) from ``root`` into ``kept``/TASK/METHOD, and
+    its retention NLLs as ``retention.json``, so that results outlive the machine that trained them. A
+    run in ``root`` replaces the kept one, except an unfinished run never replaces a finished one."""
+    for task in TASKS:
+        for method in METHODS:
+            src, dst = root / task / method, kept / task / method
+            if not any((src / name).exists() for name in RESULT_FILES):
+                continue
+            if (dst / "scores.json").exists() and not (src / "scores.json").exists():
+                print(f"{task} {method}: kept the finished result in {dst}; {src} has not finished")
+                continue
+            dst.mkdir(parents=True, exist_ok=True)
+            for name in (*RESULT_FILES, "retention.json"):
+                (dst / name).unlink(missing_ok=True)
+            for name in RESULT_FILES:
+                if (src / name).exists():
+                    atomic_write_json(dst / name, json.loads((src / name).read_text()))
+            nll = retention(src / "checkpoint") if with_retention and method in TWOSOME_METHODS else None
+            if nll:
+                atomic_write_json(dst / "retention.json", {"with_lora": nll[0], "base": nll[1]})
+
+
 def report(args) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    root, to = Path(args.root).expanduser(), Path(args.to)
-    to.mkdir(parents=True, exist_ok=True)
+    to = Path(args.to)
+    kept = to / "runs"
+    if args.root:
+        keep_results(Path(args.root).expanduser(), kept, args.retention)
     rows = ["| task | method | decisions trained | success | return | optimal return | first reached at |",
             "|---|---|---:|---:|---:|---:|---:|"]
-    kept = ["| task | method | NLL with LoRA | NLL of the base LLM |", "|---|---|---:|---:|"]
-    tasks = [t for t in TASKS if (root / t).is_dir()]
+    kept_nll = ["| task | method | NLL with LoRA | NLL of the base LLM |", "|---|---|---:|---:|"]
+    tasks = [t for t in TASKS if (kept / t).is_dir()]
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.5 * max(len(tasks), 1), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for method in METHODS:
-            out = root / task / method
+            out = kept / task / method
             scores = json.loads((out / "scores.json").read_text()) if (out / "scores.json").exists() else None
             curve = json.loads((out / "curve.json").read_text()) if (out / "curve.json").exists() else []
             if scores is None and not curve:
@@ -128,10 +159,9 @@ def report(args) -> None:
             rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {fmt(scores and scores['success'])} | "
                         f"{shown_return} | {OPTIMAL_RETURN[task]:.3f} | "
                         f"{'-' if reached is None else f'{reached:,}'} |")
-            if method in ("word", "token", "none") and args.retention:
-                nll = retention(out / "checkpoint")
-                if nll:
-                    kept.append(f"| {task} | {LABELS[method]} | {nll[0]:.3f} | {nll[1]:.3f} |")
+            if (out / "retention.json").exists():
+                nll = json.loads((out / "retention.json").read_text())
+                kept_nll.append(f"| {task} | {LABELS[method]} | {nll['with_lora']:.3f} | {nll['base']:.3f} |")
         ax.axhline(OPTIMAL_RETURN[task], color="black", lw=0.8, ls=":", label="optimal")
         ax.set_title(task)
         ax.set_xlabel("decisions")
@@ -140,13 +170,13 @@ def report(args) -> None:
     fig.tight_layout()
     fig.savefig(to / "curves.png", dpi=120)
     text = "\n".join(rows) + "\n"
-    if len(kept) > 2:
-        text += "\nRetention (mean token NLL of a fixed English passage; lower is better):\n\n" + "\n".join(kept) + "\n"
+    if len(kept_nll) > 2:
+        text += "\nRetention (mean token NLL of a fixed English passage; lower is better):\n\n" + "\n".join(kept_nll) + "\n"
     (to / "table.md").write_text(text)
     print(text)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
@@ -158,10 +188,11 @@ def main() -> None:
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--eval-episodes", type=int, default=100)
     q = sub.add_parser("report")
-    q.add_argument("--root", required=True)
+    q.add_argument("--root", default=None, help="runs folder whose results join those kept in TO/runs "
+                   "(without it: redraw from TO/runs alone)")
     q.add_argument("--to", default="docs/results/twosome")
     q.add_argument("--no-retention", dest="retention", action="store_false")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     run(args) if args.command == "run" else report(args)
 
 
