@@ -45,3 +45,23 @@ def test_report_keeps_results_across_runs_folders(tmp_path, capsys):
     twosome_learning.main(["report", "--root", str(third), "--to", str(to), "--no-retention"])
     assert not (to / "runs" / "food-preparation" / "word" / "curve.json").exists()
     assert "| food-preparation | TWOSOME, word norm. | 50,000 | 0.90 | 0.70 |" in (to / "table.md").read_text()
+
+
+def test_prior_along_the_optimal_episodes(tmp_path):
+    import numpy as np
+
+    import twosome_prior
+    from agents.twosome.recipes import RECIPES
+    from agents.twosome.train import task_env
+
+    twosome_prior.main(["--model", "tiny-llama", "--dtype", "float32", "--to", str(tmp_path)])
+    rows = [r for r in (tmp_path / "prior.md").read_text().splitlines() if r.startswith("| food-preparation")]
+    assert [r.split(" | ")[1] for r in rows] == ["word", "token", "none", "uniform"]
+    env, uniform = task_env(RECIPES["food-preparation"], None), 1.0
+    _, info = env.reset(seed=0)
+    for macro in twosome_prior.OPTIMAL_MACROS["food-preparation"]:
+        uniform /= info["action_mask"].sum()
+        _, _, _, _, info = env.step(macro)
+    assert rows[3].split(" | ")[2] == f"{uniform:.2e}"  # 1/5 * 1/5 * 1/5 * 1/7 * 1/7 * 1/5
+    for row in rows:
+        assert 0 < float(row.split(" | ")[2]) <= 1
