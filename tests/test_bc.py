@@ -58,6 +58,29 @@ def test_bc_resumes_and_refuses_a_finished_or_changed_run(tmp_path, capsys):
     assert "nothing to train" in capsys.readouterr().out
 
 
+def test_bc_continues_from_a_zoo_export_into_a_new_folder(tmp_path, capsys):
+    import torch
+
+    from agents.zoo import export
+
+    write_demos(tmp_path / "demos", "train", episodes=2, shard_size=2, progress=False)
+    common = ["--demos", str(tmp_path / "demos"), "--batch-episodes", "2", *TINY]
+    bc_main([*common, "--episodes", "4", "--out", str(tmp_path / "first")])
+    export(tmp_path / "first" / "checkpoint", tmp_path / "zoo")
+    with pytest.raises(ValueError, match="--continue-from with other options than .*: lr 0.0003 -> 0.001"):
+        bc_main([*common, "--episodes", "8", "--lr", "1e-3", "--continue-from", str(tmp_path / "zoo"),
+                 "--out", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad" / "checkpoint").exists()
+    bc_main([*common, "--episodes", "8", "--continue-from", str(tmp_path / "zoo"), "--out", str(tmp_path / "more")])
+    assert "continued from" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "more" / "checkpoint" / "agent.json").read_text())
+    assert meta["bc"]["episodes"] == 8 and meta["continued_from"]["episodes"] == 4
+    assert [c[0] for c in read_json(tmp_path / "more" / "bc_curve.json")] == [8]  # only its own steps
+    before = load_agent(str(tmp_path / "zoo")).model.policy.state_dict()
+    after = load_agent(str(tmp_path / "more" / "checkpoint")).model.policy.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it trained on from the zoo's weights
+
+
 def test_ppo_starts_from_a_cloned_policy_with_the_value_head_warmed_up_first(tmp_path):
     """IL->RL: agents.llarp.train --init-from a BC checkpoint; during the warm-up only the value head moves."""
     import torch

@@ -3,6 +3,7 @@
     python -m agents.imitation.demos --split train --episodes 150000 --out ~/demos/train   # once
     python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il
     python -m agents.imitation.train --demos ~/demos/train --episodes 150000 --out runs/llarp-il --resume
+    python -m agents.imitation.train --demos ~/demos/train --episodes 50000 --continue-from zoo/llarp-il --out runs/il-50k
     python -m agents.imitation.train --method lstm-llm-resampler --demos ~/demos/train --episodes 150000 --out runs/lstm-il
     python -m agents.evaluate --agent runs/llarp-il/checkpoint --datasets all
     python -m agents.imitation.train --demos ~/demos/train --only-episodes subset-train.json --episodes 3000 --out runs/il-subset
@@ -13,8 +14,11 @@ matched by episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch
 episodes per gradient step, through the policy's own PPO forward pass (LLaRP's masked episode pass;
 RecurrentPPO's sequence pass for the LSTMs). Writes ``OUT/checkpoint/`` (an ordinary checkpoint:
 ``agents.evaluate`` plays it, and for LLaRP ``agents.llarp.train --init-from`` starts PPO from it),
-``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between checkpoints). ``--resume`` continues from the checkpoint; ``--time-budget`` counts training seconds
-across resumes; a finished run is never retrained.
+``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between checkpoints). ``--resume``
+continues from the checkpoint; ``--continue-from CHECKPOINT`` starts a new ``--out`` where another run
+with the same options stopped (e.g. a zoo export: its weights, episode count and place in the demonstration
+order; Adam restarts, a zoo export keeps no optimizer statistics); ``--time-budget`` counts training
+seconds across resumes; a finished run is never retrained.
 """
 from __future__ import annotations
 
@@ -71,6 +75,9 @@ def arguments() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--checkpoint-every", type=positive_int, default=2000, metavar="EPISODES")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--continue-from", default=None, metavar="CHECKPOINT",
+                   help="start a new --out from another run's checkpoint or a zoo export (same options): its "
+                        "weights and episode count, a fresh optimizer if it kept none")
     p.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     return p
@@ -117,20 +124,29 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(args.seed)
         venv = DummyVecEnv([make_env])
         done, seconds, curve = 0, 0.0, []
+        source = None
         if (checkpoint / "model.zip").exists():
             if not args.resume:
                 raise ValueError(f"{out} already holds a run (its checkpoint is {checkpoint}); pass --resume to "
                                  f"continue it, or choose another --out")
-            saved = read_checkpoint_spec(checkpoint / "agent.json")
+            source = checkpoint
+        elif args.continue_from:
+            source = Path(args.continue_from)
+        if source is not None:
+            saved = read_checkpoint_spec(source / "agent.json")
             changed = {k: (saved["options"].get(k), v) for k, v in options.items() if saved["options"].get(k) != v}
             if changed:
-                raise ValueError(f"--resume with other options than {checkpoint}: " + ", ".join(
+                flag = "--resume" if source == checkpoint else "--continue-from"
+                raise ValueError(f"{flag} with other options than {source}: " + ", ".join(
                     f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()))
-            model = load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", env=venv, device=device)
+            model = load_model(algorithm, source / "model.zip", source / "agent.json", env=venv, device=device)
             done, seconds = int(saved["bc"]["episodes"]), float(saved["bc"]["seconds"])
             curve = [c for c in read_json(out / "bc_curve.json", "curve") if c[0] <= done] \
-                if (out / "bc_curve.json").exists() else []
-            print(f"resumed from {checkpoint} at {done} episodes, {seconds:.0f} s of training")
+                if source == checkpoint and (out / "bc_curve.json").exists() else []
+            print(f"{'resumed' if source == checkpoint else 'continued'} from {source} at {done} episodes, "
+                  f"{seconds:.0f} s of training")
+            if source != checkpoint:
+                meta["continued_from"] = {"checkpoint": str(source), "episodes": done}
         elif lstm:
             model = RecurrentPPO(InstructionLstmPolicy, venv, learning_rate=args.lr, seed=args.seed, device=device,
                                  policy_kwargs=setup.policy_kwargs)
