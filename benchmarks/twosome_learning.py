@@ -35,7 +35,7 @@ METHODS = {"word": ["--normalisation", "word"], "token": ["--normalisation", "to
            "random": ["--method", "random"]}
 LABELS = {"word": "TWOSOME, word norm.", "token": "TWOSOME, token norm.", "none": "TWOSOME, no norm.",
           "ppo": "PPO (MLP)", "zero-shot": "zero-shot (TWOSOME untrained)", "random": "uniform over valid actions"}
-TWOSOME_METHODS = ("word", "token", "none")
+TWOSOME_METHODS = tuple(m for m, flags in METHODS.items() if flags[0] == "--normalisation")
 #: what a run keeps of itself in the results folder (TO/runs/TASK/METHOD/): small, JSON
 RESULT_FILES = ("scores.json", "curve.json")
 #: the methods without a training curve, drawn as flat lines at their evaluation return
@@ -131,6 +131,7 @@ def report(args) -> None:
     import matplotlib.pyplot as plt
 
     to = Path(args.to)
+    to.mkdir(parents=True, exist_ok=True)
     kept = to / "runs"
     if args.root:
         keep_results(Path(args.root).expanduser(), kept, args.retention)

@@ -26,17 +26,21 @@ OPTIMAL_MACROS = {"tomato-salad": [0, 2, 4, 0, 1, 3],
                   "tomato-lettuce-salad": [0, 4, 7, 1, 5, 7, 3, 1, 0, 6],
                   "food-preparation": [4, 6, 5, 8, 7, 9],
                   "entertainment": [4, 9, 5, 10, 0, 6, 11, 7, 13, 8, 15]}
-NORMALISATIONS = ("word", "token", "none")
 
 
-def step_probabilities(policy, env, macros: list[int]) -> dict[str, list[float]]:
-    """Per normalisation (and ``uniform``): the probability of each optimal macro along the episode."""
+def step_probabilities(policy, env, macros: list[int]) -> tuple[dict[str, list[float]], list[str]]:
+    """Per normalisation (and ``uniform``): the probability of each optimal macro along the episode;
+    and the macros' texts."""
+    from agents.twosome.policy import NORMALISATIONS
+
     probs: dict[str, list[float]] = {n: [] for n in (*NORMALISATIONS, "uniform")}
+    texts: list[str] = []
     obs, info = env.reset(seed=0)
     for i, macro in enumerate(macros):
         valid = np.flatnonzero(info["action_mask"])
         if macro not in valid:
             raise RuntimeError(f"optimal macro {macro} at step {i} is not among the valid ones {valid.tolist()}")
+        texts.append(info["action_texts"][macro])
         probs["uniform"].append(1.0 / len(valid))
         for name in NORMALISATIONS:
             policy.normalisation = name
@@ -44,7 +48,7 @@ def step_probabilities(policy, env, macros: list[int]) -> dict[str, list[float]]
         obs, _, terminated, _, info = env.step(macro)
     if not terminated or not info.get("success"):
         raise RuntimeError("the optimal sequence did not succeed")
-    return probs
+    return probs, texts
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -76,8 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(0)  # the value head's init; the action probabilities do not depend on it
         policy = TWOSOME("TwosomePolicy", DummyVecEnv([lambda: task_env(recipe, tokenizer)]),
                          policy_kwargs={"llm_dtype": args.dtype, **model_kwargs}).policy
-        probs = step_probabilities(policy, env, macros)
-        texts = _macro_texts(env, macros)
+        probs, texts = step_probabilities(policy, env, macros)
         for name, values in probs.items():
             low = int(np.argmin(values))
             rows.append(f"| {task} | {name} | {np.prod(values):.2e} | {values[low]:.3f} | "
@@ -89,15 +92,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.to:
         Path(args.to).mkdir(parents=True, exist_ok=True)
         (Path(args.to) / "prior.md").write_text(text)
-
-
-def _macro_texts(env, macros: list[int]) -> list[str]:
-    _, info = env.reset(seed=0)
-    texts = []
-    for macro in macros:
-        texts.append(info["action_texts"][macro])
-        _, _, _, _, info = env.step(macro)
-    return texts
 
 
 if __name__ == "__main__":
