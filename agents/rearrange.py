@@ -32,10 +32,10 @@ def env_factory(tokenizer: Any, max_tokens: int, split: str | None = None, episo
 
 def training_arguments(prog: str, description: str, out: str, n_minibatches: int) -> argparse.ArgumentParser:
     """``run_arguments`` plus Language Rearrangement's data, observation and evaluation options."""
-    from gym_langrearrange.datasets import DATASETS
+    from gym_langrearrange.datasets import DATASETS, SPLITS
 
     p = run_arguments(prog, description, out, n_minibatches)
-    p.add_argument("--split", default="train", choices=list(DATASETS), help="dataset to train on (default train)")
+    p.add_argument("--split", default="train", choices=list(SPLITS), help="dataset to train on (default train)")
     # (dest "episodes": the name checkpoints record; --episodes, its old spelling, is a count elsewhere)
     p.add_argument("--episodes-file", dest="episodes", default=None, metavar="FILE",
                    help="train on an episode JSON file instead of --split")

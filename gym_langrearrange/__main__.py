@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gym_langrearrange.datasets.generator import DATASETS
+from gym_langrearrange.datasets.generator import SPLITS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     p = argparse.ArgumentParser(prog="python -m gym_langrearrange play",
                                 description="Play an episode by hand (see gym_langrearrange.play).")
-    p.add_argument("--split", default="train", choices=DATASETS)
+    p.add_argument("--split", default="train", choices=SPLITS)
     p.add_argument("--episode", type=int, default=0, help="episode index in the split")
     p.add_argument("--png", default=None, help="write the view to this PNG instead of a window")
     args = p.parse_args(rest)

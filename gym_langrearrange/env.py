@@ -21,7 +21,7 @@ from gym_langrearrange.catalog import CATEGORIES, OPENABLE, RECEPTACLE_INDEX, RE
 from gym_langrearrange.checks import action_id, flag, integer, positive_int
 from gym_langrearrange.datasets.build import make_state
 from gym_langrearrange.datasets.episode import MAX_INSTRUCTION_CHARS, EpisodeSpec
-from gym_langrearrange.datasets.generator import DATASETS
+from gym_langrearrange.datasets.generator import SPLITS
 from gym_langrearrange.datasets.source import EpisodeSource
 from gym_langrearrange.spaces import TEXT_CHARSET, LiveText
 from gym_langrearrange.skills import NUM_SKILLS, SKILL_CATALOG, STOP_ID
@@ -78,7 +78,7 @@ class LangRearrangeEnv(gym.Env):
             self.source = EpisodeSource.from_file(episodes)
         else:
             if not isinstance(split, str):
-                raise ValueError(f"split must be a dataset name (str), one of {', '.join(DATASETS)}; got {split!r}")
+                raise ValueError(f"split must be a dataset name (str), one of {', '.join(SPLITS)}; got {split!r}")
             self.source = EpisodeSource.from_split(split)  # an unknown name: "unknown split ...; allowed: ..."
         self.split = self.source.name
         self.image_size = image_size

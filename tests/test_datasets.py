@@ -4,8 +4,8 @@ import re
 import pytest
 
 from gym_langrearrange.catalog import CATEGORY_INFO, HELDOUT_CATEGORIES, RECEPTACLES
-from gym_langrearrange.datasets import (DATASET_SIZES, DATASETS, EpisodeError, generate_episode, load_episodes,
-                                        save_episodes)
+from gym_langrearrange.datasets import (DATASET_SIZES, DATASETS, SPLITS, EpisodeError, generate_episode,
+                                        load_episodes, save_episodes)
 from gym_langrearrange.datasets.phrasings import EVAL, TRAIN
 from gym_langrearrange.world import scene_ids
 
@@ -75,6 +75,21 @@ def test_generated_evaluation_instructions_never_use_a_training_phrasing():
             text = generate_episode(dataset, i)[0].instruction
             assert text not in train_texts
             assert not any(p.match(text) for p in patterns), (dataset, i, text)
+
+
+def test_the_continual_learning_split_is_three_object_moves_in_training_scenes():
+    """``multiple_rearrangements_train`` (Figure 4b): the held-out dataset's behaviour and wordings, but in the
+    training scenes with training categories only, so the held-out dataset still tests new scenes."""
+    assert DATASET_SIZES["multiple_rearrangements_train"] == 10_000 and "multiple_rearrangements_train" in SPLITS
+    assert "multiple_rearrangements_train" not in DATASETS
+    templates = set(EVAL["multiple_rearrangements"])
+    for i in range(0, 10_000, 500):
+        spec, plan = generate_episode("multiple_rearrangements_train", i)
+        assert spec.scene in scene_ids("train") and spec.template in templates, spec.episode_id
+        assert not {o.category for o in spec.objects} & set(HELDOUT_CATEGORIES), spec.episode_id
+        assert len(spec.goal["sub_exprs"]) == 4 and 1 <= len(plan) <= 32  # three placements and not_holding()
+    heldout = generate_episode("multiple_rearrangements", 0)[0]
+    assert heldout.scene in scene_ids("test") and heldout.template in templates
 
 
 def test_heldout_categories_never_appear_in_train():

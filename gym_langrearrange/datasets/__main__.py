@@ -12,7 +12,7 @@ import time
 
 from gym_langrearrange.datasets.cache import build_index
 from gym_langrearrange.datasets.episode import save_episodes
-from gym_langrearrange.datasets.generator import DATASET_SIZES, DATASETS, check_dataset, generate_episode
+from gym_langrearrange.datasets.generator import DATASET_SIZES, DATASETS, SPLITS, check_dataset, generate_episode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,15 +20,15 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="solve every episode once and cache the plans (makes reset fast)")
-    b.add_argument("--splits", nargs="+", default=list(DATASETS), choices=DATASETS)
+    b.add_argument("--splits", nargs="+", default=list(DATASETS), choices=SPLITS)
     b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     e = sub.add_parser("export", help="write episodes to a JSON file (spec §9)")
-    e.add_argument("--split", required=True, choices=DATASETS)
+    e.add_argument("--split", required=True, choices=SPLITS)
     e.add_argument("--out", required=True)
     e.add_argument("--start", type=int, default=0)
     e.add_argument("--count", type=int, default=None, help="default: the whole split (100 for eval splits)")
     s = sub.add_parser("show", help="print a few episodes: instruction, goal, subgoals, optimal plan")
-    s.add_argument("--split", required=True, choices=DATASETS)
+    s.add_argument("--split", required=True, choices=SPLITS)
     s.add_argument("--start", type=int, default=0)
     s.add_argument("--count", type=int, default=5)
     args = parser.parse_args(argv)

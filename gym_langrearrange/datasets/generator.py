@@ -26,7 +26,13 @@ DATASETS: tuple[str, ...] = (
     "irrelevant_text", "multiple_rearrangements", "novel_objects", "multiple_objects", "conditional_instructions",
 )
 EVAL_DATASETS = DATASETS[1:]
-DATASET_SIZES: dict[str, int] = {d: (150_000 if d == "train" else 100) for d in DATASETS}
+#: splits beyond the 11 datasets, made the same way. ``multiple_rearrangements_train``: the
+#: multiple-rearrangement behaviour (three objects) in the training scenes, with training clutter, for
+#: continual learning (the paper's Figure 4b), evaluated on the held-out ``multiple_rearrangements``.
+EXTRA_SPLITS: tuple[str, ...] = ("multiple_rearrangements_train",)
+SPLITS = DATASETS + EXTRA_SPLITS
+DATASET_SIZES: dict[str, int] = {**{d: (150_000 if d == "train" else 100) for d in DATASETS},
+                                 "multiple_rearrangements_train": 10_000}
 GROUPS: dict[str, tuple[str, ...]] = {
     "PR": ("rephrasing", "referring_expressions", "spatial_relationships", "context", "irrelevant_text"),
     "BG": ("multiple_rearrangements", "novel_objects", "multiple_objects", "conditional_instructions"),
@@ -279,6 +285,8 @@ def _recipes() -> dict[str, DatasetRecipe]:
         "irrelevant_text": DatasetRecipe("test", TRAIN_CATEGORIES, all_cats, one(irrelevant), ev("irrelevant_text")),
         "multiple_rearrangements": DatasetRecipe("test", TRAIN_CATEGORIES, all_cats, one(three_objects),
                                                  ev("multiple_rearrangements")),
+        "multiple_rearrangements_train": DatasetRecipe("train", TRAIN_CATEGORIES, TRAIN_CATEGORIES,
+                                                       one(three_objects), ev("multiple_rearrangements")),
         "novel_objects": DatasetRecipe("test", HELDOUT_CATEGORIES, all_cats,
                                        ((move_to, 0.5), (move_from_to, 0.5)), TRAIN),
         "multiple_objects": DatasetRecipe("test", TRAIN_CATEGORIES, all_cats, one(all_of), ev("multiple_objects")),
@@ -302,7 +310,7 @@ def _weighted(rng: DetRng, options: tuple[tuple[Builder, float], ...]) -> Builde
 
 def check_dataset(dataset: str) -> str:
     if dataset not in RECIPES:
-        raise ValueError(f"unknown split {dataset!r}; allowed: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown split {dataset!r}; allowed: {', '.join(SPLITS)}")
     return dataset
 
 

@@ -1,0 +1,65 @@
+"""benchmarks/continual.py (Figure 4b): the training command it builds, and its report's kept results."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import continual  # noqa: E402
+
+
+def checkpoint(folder: Path, algorithm: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "agent.json").write_text(json.dumps({"algorithm": algorithm}))
+    return folder
+
+
+def run_args(tmp_path, source, **over):
+    args = argparse.Namespace(
+        root=str(tmp_path / "runs"), source=str(source), name="llarp-il", steps=500_000, time_budget=None,
+        eval_every=25_000, value_warmup=10, envs=8, threads=1, checkpoint_every=5_000, seed=0)
+    for k, v in over.items():
+        setattr(args, k, v)
+    return args
+
+
+def test_the_run_continues_ppo_from_the_checkpoint_on_the_training_scene_split(tmp_path):
+    source = checkpoint(tmp_path / "zoo", "agents.llarp:LLaRP")
+    heldout = tmp_path / "heldout.json"
+    cmd = continual.command(run_args(tmp_path, source), heldout)
+    flag = lambda name: cmd[cmd.index(name) + 1]  # noqa: E731
+    assert cmd[1:3] == ["-m", "agents.llarp.train"]
+    assert flag("--init-from") == str(source.resolve()) and flag("--value-warmup") == "10"
+    assert flag("--split") == "multiple_rearrangements_train" and flag("--heldout") == str(heldout)
+    assert flag("--eval-datasets") == "multiple_rearrangements,train" and "--resume" not in cmd
+    out = tmp_path / "runs" / "llarp-il" / "checkpoint"
+    out.mkdir(parents=True)
+    (out / "model.zip").write_bytes(b"")
+    assert "--resume" in continual.command(run_args(tmp_path, source, time_budget=600.0), heldout)
+
+
+def test_a_checkpoint_that_is_not_llarp_is_refused_by_name(tmp_path):
+    source = checkpoint(tmp_path / "lstm", "sb3_contrib:RecurrentPPO")
+    with pytest.raises(SystemExit, match="'sb3_contrib:RecurrentPPO'"):
+        continual.command(run_args(tmp_path, source), tmp_path / "heldout.json")
+
+
+def test_report_keeps_evaluations_and_never_replaces_a_longer_record(tmp_path, capsys):
+    root, to = tmp_path / "runs", tmp_path / "results"
+    (root / "llarp-il").mkdir(parents=True)
+    (root / "llarp-il" / "evals.json").write_text(json.dumps(
+        [{"steps": 256, "seconds": 1.0, "heldout_success": 0.0}, {"steps": 25_000, "seconds": 900.0,
+                                                                   "heldout_success": 0.1}]))
+    continual.main(["report", "--root", str(root), "--to", str(to)])
+    kept = json.loads((to / "runs" / "llarp-il" / "evals.json").read_text())
+    assert [e["steps"] for e in kept] == [256, 25_000]
+    assert "| llarp-il | 25,000 | 10.0% |" in (to / "table.md").read_text() and (to / "continual.png").exists()
+    # a fresh machine restarted the run: one evaluation so far, so the kept record of two stays
+    (root / "llarp-il" / "evals.json").write_text(json.dumps([{"steps": 256, "seconds": 1.0, "heldout_success": 0.0}]))
+    kept[1]["heldout_episodes"] = 100  # episode counts give the table its interval
+    (to / "runs" / "llarp-il" / "evals.json").write_text(json.dumps(kept))
+    continual.main(["report", "--root", str(root), "--to", str(to)])
+    assert "kept" in capsys.readouterr().out
+    assert "| llarp-il | 25,000 | 10.0% [5.5%, 17.4%] |" in (to / "table.md").read_text()
