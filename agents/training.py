@@ -206,6 +206,18 @@ class RunExists(ValueError):
     """A new run was asked for in a folder that holds one."""
 
 
+def init_policy_from(model: Any, algorithm: Any, folder: str | Path, device: str) -> None:
+    """Copy the policy weights of the checkpoint in ``folder`` (``--init-from``: IL->RL, continual learning)
+    into ``model``, whose policy must have the same parameters; the optimizer starts afresh."""
+    folder = Path(folder)
+    source = load_model(algorithm, folder / "model.zip", folder / "agent.json", device=device)
+    try:
+        model.policy.load_state_dict(source.policy.state_dict())
+    except RuntimeError as e:
+        raise SystemExit(f"error: --init-from {folder}: its policy does not fit this run's options "
+                         f"({str(e).splitlines()[0]} ...); repeat the options it was trained with") from None
+
+
 def _nothing_left(args: Any, saved: dict[str, Any], world: int) -> bool:
     steps_done = int(saved.get("num_timesteps", 0)) * world
     out_of_time = args.time_budget is not None and float(saved.get("train_seconds", 0.0)) >= args.time_budget

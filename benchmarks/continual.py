@@ -1,11 +1,12 @@
 """Continual learning (the paper's Figure 4b): a trained policy goes on learning a behaviour it was not trained on.
 
     python benchmarks/continual.py run --root ~/continual                        # LLaRP from zoo/llarp-il; resumable
-    python benchmarks/continual.py run --root ~/continual --from RUN/checkpoint --name llarp-rl
+    python benchmarks/continual.py run --root ~/continual --from RUN/checkpoint --name lstm-llm-final-il
     python benchmarks/continual.py report --root ~/continual --to docs/results/continual
 
-``run`` continues PPO (``python -m agents.llarp.train --init-from CHECKPOINT``, the value head trained alone
-for the first ``--value-warmup`` updates, since a behaviour-cloned checkpoint has never trained it) on the
+``run`` continues PPO from a checkpoint (``python -m agents.llarp.train --init-from CHECKPOINT``, the value
+head trained alone for the first ``--value-warmup`` updates, since a behaviour-cloned checkpoint has never
+trained it; for an LSTM checkpoint ``agents.lstm.train --init-from``, without warm-up) on the
 ``multiple_rearrangements_train`` split: 10,000 episodes of the multiple-rearrangement behaviour (three
 objects; training has at most two) in the *training* scenes. Every ``--eval-every`` steps the policy is
 evaluated greedily on the held-out ``multiple_rearrangements`` dataset (its 100 episodes, in new scenes),
@@ -45,17 +46,30 @@ def heldout_file(root: Path) -> Path:
     return path
 
 
+def entry_point(source: Path) -> list[str]:
+    """The training entry point (and architecture flags) that continues the checkpoint in ``source``."""
+    meta = json.loads((source / "agent.json").read_text())
+    options = meta.get("options", {})
+    if meta.get("algorithm") == "agents.llarp:LLaRP":
+        return ["-m", "agents.llarp.train"]
+    if meta.get("algorithm") == "sb3_contrib:RecurrentPPO":  # an RL run records its encoder, a cloned one its method
+        encoder = meta.get("encoder") or str(options.get("method", "")).removeprefix("lstm-")
+        model = meta.get("encoder_model") or options.get("encoder_model")
+        return ["-m", "agents.lstm.train", "--encoder", encoder, *(["--encoder-model", model] if model else []),
+                "--visual-encoder", options.get("visual_encoder", "cnn")]
+    raise SystemExit(f"error: --from {source}: a LLaRP or LSTM (RecurrentPPO) checkpoint is needed; its agent.json "
+                     f"names {meta.get('algorithm')!r}")
+
+
 def command(args: argparse.Namespace, heldout: Path) -> list[str]:
     source = Path(args.source).resolve()
-    algorithm = json.loads((source / "agent.json").read_text()).get("algorithm")
-    if algorithm != "agents.llarp:LLaRP":
-        raise SystemExit(f"error: --from {args.source}: a LLaRP checkpoint is needed (its agent.json names "
-                         f"{algorithm!r}); continual runs of the LSTM baselines are not built yet")
+    entry = entry_point(source)
     out = Path(args.root).expanduser() / args.name
-    cmd = [sys.executable, "-m", "agents.llarp.train", "--init-from", str(source), "--value-warmup",
-           str(args.value_warmup), "--split", TRAIN_SPLIT, "--heldout", str(heldout), "--eval-every",
-           str(args.eval_every), "--steps", str(args.steps), "--envs", str(args.envs), "--threads", str(args.threads),
-           "--checkpoint-every", str(args.checkpoint_every), "--seed", str(args.seed),
+    # LLaRP's value head is trained alone first (a cloned one never was); RecurrentPPO has no such warm-up
+    warmup = ["--value-warmup", str(args.value_warmup)] if entry[1] == "agents.llarp.train" else []
+    cmd = [sys.executable, *entry, "--init-from", str(source), *warmup, "--split", TRAIN_SPLIT, "--heldout",
+           str(heldout), "--eval-every", str(args.eval_every), "--steps", str(args.steps), "--envs", str(args.envs),
+           "--threads", str(args.threads), "--checkpoint-every", str(args.checkpoint_every), "--seed", str(args.seed),
            "--eval-datasets", f"{HELDOUT_DATASET},train", "--eval-episodes", "100", "--out", str(out)]
     if args.time_budget:
         cmd += ["--time-budget", str(args.time_budget)]

@@ -114,6 +114,28 @@ def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path
     assert 0.0 <= greedy_success(out / "checkpoint", range(1)) <= 1.0  # it loads and plays as an agent
 
 
+def test_the_lstm_baseline_starts_ppo_from_a_cloned_checkpoint_and_refuses_one_that_does_not_fit(tmp_path):
+    """agents.lstm.train --init-from (continual learning, IL->RL): the run begins at the cloned weights."""
+    import torch
+    from sb3_contrib import RecurrentPPO
+
+    from agents.lstm.train import main as lstm_main
+
+    write_demos(tmp_path / "demos", "train", episodes=1, shard_size=1, progress=False)
+    bc_main(["--method", "lstm-llm-resampler", "--encoder-model", "tiny", "--demos", str(tmp_path / "demos"),
+             "--episodes", "2", "--batch-episodes", "1", "--out", str(tmp_path / "il"), *TINY])
+    source = tmp_path / "il" / "checkpoint"
+    rl = ["--encoder", "llm-resampler", "--encoder-model", "tiny", "--image-size", "32", "--threads", "1",
+          "--envs", "2", "--n-steps", "8", "--steps", "16", "--eval-episodes", "0", "--lr", "1e-12",
+          "--init-from", str(source)]
+    lstm_main([*rl, "--out", str(tmp_path / "rl")])
+    cloned = RecurrentPPO.load(str(source / "model.zip")).policy.state_dict()
+    tuned = RecurrentPPO.load(str(tmp_path / "rl" / "checkpoint" / "model.zip")).policy.state_dict()
+    assert all(torch.allclose(cloned[k].float(), tuned[k].float(), atol=1e-6) for k in cloned)
+    with pytest.raises(SystemExit, match=f"--init-from {source}: its policy does not fit"):
+        lstm_main([*rl, "--lstm-hidden", "64", "--out", str(tmp_path / "other")])
+
+
 def test_only_episodes_picks_the_demonstrations_of_an_episode_file(tmp_path):
     from agents.imitation.demos import load_demos
     from agents.imitation.train import only_episodes

@@ -40,10 +40,15 @@ def test_the_run_continues_ppo_from_the_checkpoint_on_the_training_scene_split(t
     assert "--resume" in continual.command(run_args(tmp_path, source, time_budget=600.0), heldout)
 
 
-def test_a_checkpoint_that_is_not_llarp_is_refused_by_name(tmp_path):
+def test_an_lstm_checkpoint_continues_with_its_encoder_and_anything_else_is_refused_by_name(tmp_path):
     source = checkpoint(tmp_path / "lstm", "sb3_contrib:RecurrentPPO")
-    with pytest.raises(SystemExit, match="'sb3_contrib:RecurrentPPO'"):
-        continual.command(run_args(tmp_path, source), tmp_path / "heldout.json")
+    meta = {"algorithm": "sb3_contrib:RecurrentPPO", "options": {"method": "lstm-llm-final", "encoder_model": None}}
+    (source / "agent.json").write_text(json.dumps(meta))
+    cmd = continual.command(run_args(tmp_path, source), tmp_path / "heldout.json")
+    assert cmd[1:5] == ["-m", "agents.lstm.train", "--encoder", "llm-final"] and "--value-warmup" not in cmd
+    other = checkpoint(tmp_path / "atari", "agents.atari:Something")
+    with pytest.raises(SystemExit, match="'agents.atari:Something'"):
+        continual.command(run_args(tmp_path, other), tmp_path / "heldout.json")
 
 
 def test_report_keeps_evaluations_and_never_replaces_a_longer_record(tmp_path, capsys):

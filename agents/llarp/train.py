@@ -18,11 +18,10 @@ from pathlib import Path
 import torch
 
 from agents.cli import run_main
-from agents.core.registry import load_model
 from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.nn.llm import load_tokenizer
 from agents.rearrange import dataset_evaluation, heldout_evaluator, make_vec_env, training_arguments
-from agents.training import init_distributed, pick_device, run_training
+from agents.training import init_distributed, init_policy_from, pick_device, run_training
 from agents.llarp import LLaRP, tiny_llama_config
 
 
@@ -70,9 +69,7 @@ def main(argv: list[str] | None = None) -> None:
                       value_loss=args.value_loss, value_warmup_updates=args.value_warmup,
                       policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
         if args.init_from:
-            folder = Path(args.init_from)
-            source = load_model(LLaRP, folder / "model.zip", folder / "agent.json", device=device)
-            model.policy.load_state_dict(source.policy.state_dict())
+            init_policy_from(model, LLaRP, args.init_from, device)
         return model
 
     out = Path(args.out)

@@ -26,7 +26,7 @@ from sb3_contrib import RecurrentPPO
 
 from agents.cli import run_main
 from agents.rearrange import dataset_evaluation, heldout_evaluator, make_vec_env, training_arguments
-from agents.training import pick_device, run_training
+from agents.training import init_policy_from, pick_device, run_training
 from agents.lstm import ENCODERS, InstructionLstmPolicy, lstm_ppo_kwargs
 from agents.lstm.setup import lstm_setup
 
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--freeze-encoder", action="store_true", help="keep the t5 / llm-final encoder frozen")
     p.add_argument("--lstm-hidden", type=int, default=512)
     p.add_argument("--visual-encoder", default="cnn", choices=["cnn", "resnet18"])
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start from an LSTM checkpoint's weights (a behaviour-cloned policy, or continual learning)")
     args = p.parse_args(argv)
     if args.encoder == "t5" and args.encoder_model is None:
         p.error("--encoder t5 needs --encoder-model PATH (a local Flan-T5 folder; none ships offline) or 'tiny'")
@@ -63,8 +65,11 @@ def main(argv: list[str] | None = None) -> None:
     hyper["ent_coef"] = args.ent_coef
 
     def build(venv, tensorboard_log):
-        return RecurrentPPO(InstructionLstmPolicy, venv, seed=args.seed, device=device,
-                            tensorboard_log=tensorboard_log, **hyper, policy_kwargs=setup.policy_kwargs)
+        model = RecurrentPPO(InstructionLstmPolicy, venv, seed=args.seed, device=device,
+                             tensorboard_log=tensorboard_log, **hyper, policy_kwargs=setup.policy_kwargs)
+        if args.init_from:
+            init_policy_from(model, RecurrentPPO, args.init_from, device)
+        return model
 
     evaluator = heldout_evaluator(args.heldout, tokenizer, args.max_tokens, Path(args.out), name) if args.heldout else None
     run_training(args, algorithm=RecurrentPPO, build=build, meta=meta, device=device,
