@@ -102,6 +102,45 @@ def test_learn_trains_lora_and_value_head_only_and_save_load_keeps_the_policy(to
     assert actions.shape == (2,) and obs["valid"][np.arange(2), actions].all()
 
 
+DOORS = ("open the red door", "open the blue door", "open the green door")
+
+
+class Doors(gym.Env):
+    """One decision, three action texts; only the blue door pays."""
+
+    observation_space = gym.spaces.Dict({"text": gym.spaces.Text(64)})
+    action_space = gym.spaces.Discrete(3)
+    PROMPT = "Three doors stand before you. You decide to"
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return {"text": self.PROMPT}, {"action_texts": DOORS, "action_mask": np.ones(3, bool)}
+
+    def step(self, action):
+        return ({"text": self.PROMPT}, float(action == 1), True, False,
+                {"action_texts": DOORS, "action_mask": np.ones(3, bool)})
+
+
+def test_the_update_moves_probability_to_the_rewarded_action_text(tokenizer):
+    """The sign of the whole update (scores, advantages, clipped objective, LoRA step): PPO on a one-step
+    choice raises the rewarded text's probability from about a third to over a half."""
+    venv = DummyVecEnv([lambda: TokenizedActions(Doors(), tokenizer, max_prompt_tokens=16, max_action_tokens=8)] * 4)
+    torch.manual_seed(0)
+    model = TWOSOME("TwosomePolicy", venv, learning_rate=1e-2, value_learning_rate=1e-3, n_steps=8, seed=0,
+                    anneal_lr=False, policy_kwargs=dict(model_config=tiny_llama_config(), llm_dtype="float32"))
+    obs = model.policy.obs_to_tensor(venv.reset())[0]
+
+    def probs():
+        with torch.no_grad():
+            return model.policy.distribution(obs).probs[0]
+
+    before = probs()
+    assert abs(before[1].item() - 1 / 3) < 0.05
+    model.learn(32 * 15)  # 15 rollouts of 4 x 8, one actor step each
+    after = probs()
+    assert after[1] > 0.45 and after[1] > before[1] + 0.1 and after.argmax() == 1, (before, after)
+
+
 def test_gae_discounts_each_macro_by_gamma_to_its_duration():
     space = gym.spaces.Dict({"x": gym.spaces.Box(0, 1, (1,))})
     buffer = MacroRolloutBuffer(3, space, gym.spaces.Discrete(2), gamma=0.9, gae_lambda=0.5, n_envs=1)
