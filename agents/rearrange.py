@@ -86,17 +86,20 @@ def dataset_evaluation(args: Any, name: str) -> Callable[[Path], None] | None:
 def heldout_evaluator(episodes: str, tokenizer: Any, max_tokens: int, out: Path, name: str) -> Callable[[Any], float]:
     """model -> greedy success on a held-out episode file, through the standard evaluation harness."""
     from agents.core.agent import SB3Agent
-    from agents.evaluate import EvalConfig, evaluate
+    from agents.evaluate import EvalConfig, custom_dataset_names, evaluate
+    from gym_langrearrange.datasets import load_episodes
     from gym_langrearrange.wrappers import InstructionTokenizer
 
     transform = InstructionTokenizer(tokenizer, max_tokens).transform
+    columns = sorted(set(custom_dataset_names(load_episodes(episodes, check_solvable=False))))  # custom:SPLIT
 
     def run(model: Any) -> float:
         agent = SB3Agent(model, name=name, obs_transform=transform)
-        cfg = EvalConfig(agent=name, datasets=["heldout"], episodes=10**6, episodes_file=str(Path(episodes).resolve()),
+        cfg = EvalConfig(agent=name, datasets=columns, episodes=10**6, episodes_file=str(Path(episodes).resolve()),
                          name=name)
         folder = out / "heldout" / f"step{model.num_timesteps:09d}"
-        report = evaluate(cfg, folder, progress=False, agent=agent)
-        return float(next(iter(report["summary"].values()))["success"])
+        summary = evaluate(cfg, folder, progress=False, agent=agent)["summary"]
+        played = sum(summary[c]["episodes"] for c in columns)
+        return sum(summary[c]["success"] * summary[c]["episodes"] for c in columns) / played  # over every episode
 
     return run

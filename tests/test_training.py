@@ -105,3 +105,27 @@ def test_a_run_folder_holds_one_run(tmp_path):
         with pytest.raises(SystemExit) as exit_info:
             train.main(argv + bad)
         assert exit_info.value.code == 2
+
+
+def test_the_held_out_curve_plays_every_episode_of_the_file_whatever_its_splits(tmp_path):
+    """--heldout FILE: the file's episodes are reported as custom:SPLIT columns; the curve's success is
+    over all of them (a file of one official dataset's episodes, as benchmarks/continual.py writes, too)."""
+    from agents.evaluate import read_records
+    from agents.llarp import train
+    from gym_langrearrange.datasets import generate_episode, save_episodes
+
+    heldout = tmp_path / "heldout.json"
+    save_episodes([generate_episode("multiple_rearrangements", 0)[0], generate_episode("new_scenes", 1)[0],
+                   generate_episode("new_scenes", 2)[0]], heldout)
+    out = tmp_path / "run"
+    train.main(["--backbone", "tiny-llama", "--dtype", "float32", "--envs", "2", "--n-steps", "8", "--n-minibatches",
+                "1", "--image-size", "32", "--max-tokens", "16", "--eval-episodes", "0", "--threads", "1",
+                "--split", "multiple_rearrangements_train", "--heldout", str(heldout), "--eval-every", "16",
+                "--steps", "32", "--out", str(out)])
+    evals = json.loads((out / "evals.json").read_text())
+    assert [e["steps"] for e in evals] == [16, 32]
+    for e in evals:
+        played = read_records(out / "heldout" / f"step{e['steps']:09d}" / "episodes.jsonl")
+        assert sorted(r["dataset"] for r in played) == ["custom:multiple_rearrangements", "custom:new_scenes",
+                                                        "custom:new_scenes"]
+        assert e["heldout_success"] == sum(r["success"] for r in played) / 3
