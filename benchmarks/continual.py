@@ -10,9 +10,10 @@ trained it; for an LSTM checkpoint ``agents.lstm.train --init-from``, without wa
 ``multiple_rearrangements_train`` split: 10,000 episodes of the multiple-rearrangement behaviour (three
 objects; training has at most two) in the *training* scenes. Every ``--eval-every`` steps the policy is
 evaluated greedily on the held-out ``multiple_rearrangements`` dataset (its 100 episodes, in new scenes),
-through ``agents.evaluate``'s harness; at the end, on ``multiple_rearrangements`` and ``train`` (100 episodes
-each: what was learnt, and what was kept). Run the same command again after an interruption: the run resumes
-from its checkpoint and its evaluation schedule.
+through ``agents.evaluate``'s harness; after training, the checkpoint is evaluated on ``multiple_rearrangements``
+and ``train`` (100 episodes each: what was learnt, and what was kept) into ``ROOT/NAME/final-STEPS``. Run the
+same command again after an interruption: the run resumes from its checkpoint and its evaluation schedule;
+with a larger ``--time-budget`` or ``--steps`` it trains on and gets a final evaluation of its own.
 
 ``report`` copies each run's ``evals.json`` (with the held-out episodes' mean return) into
 ``TO/runs/NAME/`` (results outlive the machine: a report without ``--root`` redraws from them), then writes
@@ -34,6 +35,8 @@ from gym_langrearrange.files import atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_SPLIT, HELDOUT_DATASET = "multiple_rearrangements_train", "multiple_rearrangements"
+#: the final evaluation's datasets: the behaviour learnt, and the training set (what was kept of it)
+FINAL_DATASETS = (HELDOUT_DATASET, "train")
 
 
 def heldout_file(root: Path) -> Path:
@@ -70,7 +73,7 @@ def command(args: argparse.Namespace, heldout: Path) -> list[str]:
     cmd = [sys.executable, *entry, "--init-from", str(source), *warmup, "--split", TRAIN_SPLIT, "--heldout",
            str(heldout), "--eval-every", str(args.eval_every), "--steps", str(args.steps), "--envs", str(args.envs),
            "--threads", str(args.threads), "--checkpoint-every", str(args.checkpoint_every), "--seed", str(args.seed),
-           "--eval-datasets", f"{HELDOUT_DATASET},train", "--eval-episodes", "100", "--out", str(out)]
+           "--eval-episodes", "0", "--out", str(out)]
     if args.time_budget:
         cmd += ["--time-budget", str(args.time_budget)]
     if (out / "checkpoint" / "model.zip").exists():
@@ -78,30 +81,54 @@ def command(args: argparse.Namespace, heldout: Path) -> list[str]:
     return cmd
 
 
+def final_evaluation(out: Path) -> list[str] | None:
+    """``agents.evaluate`` of the run's checkpoint on what it learnt and what it kept (FINAL_DATASETS, 100
+    episodes each) into ``OUT/final-STEPS``: one folder per checkpoint, so a run extended later gets its
+    own; None when this checkpoint's is already there."""
+    steps = json.loads((out / "checkpoint" / "agent.json").read_text())["num_timesteps"]
+    folder = out / f"final-{steps:09d}"
+    if (folder / "summary.json").exists():
+        return None
+    return [sys.executable, "-m", "agents.evaluate", "--agent", str(out / "checkpoint"), "--datasets",
+            ",".join(FINAL_DATASETS), "--episodes", "100", "--seed", "0", "--out", str(folder), "--no-progress"]
+
+
+def call(cmd: list[str], out: Path, name: str, threads: int) -> None:
+    """Run one step of a continual run, its output appended to ``OUT/train.log``; stop on failure."""
+    print(f"{name}: {' '.join(cmd[1:])}", flush=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TQDM_MININTERVAL": "30"}
+    with open(out / "train.log", "a") as log:
+        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if code:
+        sys.exit(f"{name}: FAILED (exit {code}, see {out / 'train.log'})")
+
+
 def run(args: argparse.Namespace) -> None:
     root = Path(args.root).expanduser()
     out = root / args.name
     cmd = command(args, heldout_file(root))
     out.mkdir(parents=True, exist_ok=True)
-    print(f"{args.name}: {' '.join(cmd[1:])}", flush=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TQDM_MININTERVAL": "30"}
-    with open(out / "train.log", "a") as log:
-        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    print(f"{args.name}: " + ("done" if code == 0 else f"FAILED (exit {code}, see {out / 'train.log'})"))
-    sys.exit(code)
+    call(cmd, out, args.name, args.threads)
+    final = final_evaluation(out)
+    if final is not None:
+        call(final, out, args.name, args.threads)
+    print(f"{args.name}: done")
 
 
 def keep_results(root: Path, kept: Path) -> None:
-    """Each run's evaluations (with their episode statistics) into ``kept``/NAME/evals.json; a run with
-    fewer evaluations than the kept copy never replaces it."""
+    """Each run's evaluations (with their episode statistics) into ``kept``/NAME/evals.json, and its final
+    evaluations' summaries as ``final-STEPS.json``; a run with fewer evaluations than the kept copy never
+    replaces its evals.json."""
     for folder in sorted(p for p in root.iterdir() if (p / "evals.json").exists()):
+        dst = kept / folder.name
+        dst.mkdir(parents=True, exist_ok=True)
+        for summary in folder.glob("final-*/summary.json"):
+            atomic_write_json(dst / f"{summary.parent.name}.json", json.loads(summary.read_text()))
         evals = read_evals(folder)
-        dst = kept / folder.name / "evals.json"
-        if dst.exists() and len(json.loads(dst.read_text())) > len(evals):
-            print(f"{folder.name}: kept {dst} (more evaluations than {folder})")
+        if (dst / "evals.json").exists() and len(json.loads((dst / "evals.json").read_text())) > len(evals):
+            print(f"{folder.name}: kept {dst / 'evals.json'} (more evaluations than {folder})")
             continue
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(dst, evals)
+        atomic_write_json(dst / "evals.json", evals)
 
 
 def report(args: argparse.Namespace) -> None:
@@ -130,6 +157,14 @@ def report(args: argparse.Namespace) -> None:
             ret = f"{e['heldout_return']:.2f}" if "heldout_return" in e else "-"
             rows.append(f"| {name} | {e['steps']:,} | {rate_with_interval(e['heldout_success'], e.get('heldout_episodes'))} "
                         f"| {ret} |")
+    finals = [f"| {path.parent.name} | {int(path.stem.removeprefix('final-')):,} | "
+              + " | ".join(rate_with_interval(summary[d]["success"], summary[d]["episodes"]) if d in summary else "-"
+                           for d in FINAL_DATASETS) + " |"
+              for path in sorted(kept.glob("*/final-*.json")) for summary in [json.loads(path.read_text())["summary"]]]
+    if finals:
+        rows += ["", "After training (`agents.evaluate`, 100 episodes per dataset, seed 0):", "",
+                 "| run | steps | " + " | ".join(FINAL_DATASETS) + " |", "|---|---:|" + "---:|" * len(FINAL_DATASETS),
+                 *finals]
     ax.set_xlabel(f"environment steps on {TRAIN_SPLIT}")
     ax.set_ylabel(f"greedy success, {HELDOUT_DATASET}")
     ax.set_ylim(0, 1)

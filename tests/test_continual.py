@@ -33,11 +33,19 @@ def test_the_run_continues_ppo_from_the_checkpoint_on_the_training_scene_split(t
     assert cmd[1:3] == ["-m", "agents.llarp.train"]
     assert flag("--init-from") == str(source.resolve()) and flag("--value-warmup") == "10"
     assert flag("--split") == "multiple_rearrangements_train" and flag("--heldout") == str(heldout)
-    assert flag("--eval-datasets") == "multiple_rearrangements,train" and "--resume" not in cmd
+    assert flag("--eval-episodes") == "0" and "--resume" not in cmd  # the final evaluation is the benchmark's
     out = tmp_path / "runs" / "llarp-il" / "checkpoint"
     out.mkdir(parents=True)
     (out / "model.zip").write_bytes(b"")
     assert "--resume" in continual.command(run_args(tmp_path, source, time_budget=600.0), heldout)
+    # each checkpoint gets its own final evaluation, once
+    (out / "agent.json").write_text(json.dumps({"num_timesteps": 120_000}))
+    final = continual.final_evaluation(out.parent)
+    assert final[final.index("--out") + 1] == str(out.parent / "final-000120000")
+    assert final[final.index("--datasets") + 1] == "multiple_rearrangements,train"
+    (out.parent / "final-000120000").mkdir()
+    (out.parent / "final-000120000" / "summary.json").write_text("{}")
+    assert continual.final_evaluation(out.parent) is None
 
 
 def test_an_lstm_checkpoint_continues_with_its_encoder_and_anything_else_is_refused_by_name(tmp_path):
@@ -68,3 +76,10 @@ def test_report_keeps_evaluations_and_never_replaces_a_longer_record(tmp_path, c
     continual.main(["report", "--root", str(root), "--to", str(to)])
     assert "kept" in capsys.readouterr().out
     assert "| llarp-il | 25,000 | 10.0% [5.5%, 17.4%] |" in (to / "table.md").read_text()
+    # a final evaluation joins the table with what was learnt and what was kept
+    final = root / "llarp-il" / "final-000025000"
+    final.mkdir()
+    (final / "summary.json").write_text(json.dumps({"summary": {
+        "multiple_rearrangements": {"success": 0.1, "episodes": 100}, "train": {"success": 0.2, "episodes": 100}}}))
+    continual.main(["report", "--root", str(root), "--to", str(to)])
+    assert "| llarp-il | 25,000 | 10.0% [5.5%, 17.4%] | 20.0% [13.3%, 28.9%] |" in (to / "table.md").read_text()
