@@ -31,6 +31,7 @@ from pathlib import Path
 from learning import rate_with_interval, read_evals  # benchmarks/learning.py, beside this script
 
 from agents.results import wilson_interval
+from gym_langrearrange.datasets import DATASET_SIZES, generate_episode, save_episodes
 from gym_langrearrange.files import atomic_write_json, atomic_write_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,8 +45,7 @@ def heldout_file(root: Path) -> Path:
     path = root / f"{HELDOUT_DATASET}.json"
     if not path.exists():
         root.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "gym_langrearrange.datasets", "export", "--split", HELDOUT_DATASET,
-                        "--out", str(path)], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        save_episodes([generate_episode(HELDOUT_DATASET, i)[0] for i in range(DATASET_SIZES[HELDOUT_DATASET])], path)
     return path
 
 
@@ -157,10 +157,12 @@ def report(args: argparse.Namespace) -> None:
             ret = f"{e['heldout_return']:.2f}" if "heldout_return" in e else "-"
             rows.append(f"| {name} | {e['steps']:,} | {rate_with_interval(e['heldout_success'], e.get('heldout_episodes'))} "
                         f"| {ret} |")
-    finals = [f"| {path.parent.name} | {int(path.stem.removeprefix('final-')):,} | "
-              + " | ".join(rate_with_interval(summary[d]["success"], summary[d]["episodes"]) if d in summary else "-"
-                           for d in FINAL_DATASETS) + " |"
-              for path in sorted(kept.glob("*/final-*.json")) for summary in [json.loads(path.read_text())["summary"]]]
+    finals = []
+    for path in sorted(kept.glob("*/final-*.json")):
+        summary = json.loads(path.read_text())["summary"]
+        rates = [rate_with_interval(summary[d]["success"], summary[d]["episodes"]) if d in summary else "-"
+                 for d in FINAL_DATASETS]
+        finals.append(f"| {path.parent.name} | {int(path.stem.removeprefix('final-')):,} | {' | '.join(rates)} |")
     if finals:
         rows += ["", "After training (`agents.evaluate`, 100 episodes per dataset, seed 0):", "",
                  "| run | steps | " + " | ".join(FINAL_DATASETS) + " |", "|---|---:|" + "---:|" * len(FINAL_DATASETS),
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     r = sub.add_parser("run")
     r.add_argument("--root", required=True, help="runs folder (outside the checkout)")
     r.add_argument("--from", dest="source", default=str(REPO / "zoo" / "llarp-il"),
-                   help="the LLaRP checkpoint to continue from (default: zoo/llarp-il)")
+                   help="the LLaRP or LSTM checkpoint to continue from (default: zoo/llarp-il)")
     r.add_argument("--name", default="llarp-il", help="the run's folder under --root, and its name in the report")
     r.add_argument("--steps", type=int, default=500_000, help="environment steps (the paper: ~500k for LLaRP)")
     r.add_argument("--time-budget", type=float, default=None, help="training seconds (grows on resume)")

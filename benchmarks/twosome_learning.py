@@ -33,11 +33,11 @@ TASKS = tuple(t for t, r in RECIPES.items() if not r.rearrange)
 METHODS = {"word": ["--normalisation", "word"], "token": ["--normalisation", "token"],
            "none": ["--normalisation", "none"], "ppo": ["--method", "ppo"], "zero-shot": ["--method", "zero-shot"],
            "random": ["--method", "random"], "word-compressed": ["--normalisation", "word"]}
-#: ``word-compressed``: the task's budget cut to this many decisions, both learning rates multiplied by
-#: budget / COMPRESSED_STEPS, so that the linearly annealed rates add up to the full schedule's sum
-COMPRESSED_STEPS = 16_384
+#: methods on a compressed schedule: the task's budget cut to this many decisions, both learning rates
+#: multiplied by budget / decisions, so that the linearly annealed rates add up to the full schedule's sum
+SCHEDULES = {"word-compressed": 16_384}
 LABELS = {"word": "TWOSOME, word norm.", "token": "TWOSOME, token norm.", "none": "TWOSOME, no norm.",
-          "word-compressed": f"TWOSOME, word norm., {COMPRESSED_STEPS:,}-decision schedule",
+          "word-compressed": f"TWOSOME, word norm., {SCHEDULES['word-compressed']:,}-decision schedule",
           "ppo": "PPO (MLP)", "zero-shot": "zero-shot (TWOSOME untrained)", "random": "uniform over valid actions"}
 TWOSOME_METHODS = tuple(m for m, flags in METHODS.items() if flags[0] == "--normalisation")
 #: what a run keeps of itself in the results folder (TO/runs/TASK/METHOD/): small, JSON
@@ -63,10 +63,10 @@ def names(text: str, allowed, what: str) -> list[str]:
 def method_flags(task: str, method: str) -> list[str]:
     """The ``agents.twosome.train`` flags of ``method`` on ``task``."""
     flags = list(METHODS[method])
-    if method == "word-compressed":
-        recipe = RECIPES[task]
-        scale = recipe.steps / COMPRESSED_STEPS
-        flags += ["--steps", str(COMPRESSED_STEPS), "--lr", f"{recipe.policy_lr * scale:.3g}",
+    if method in SCHEDULES:
+        recipe, decisions = RECIPES[task], SCHEDULES[method]
+        scale = recipe.steps / decisions
+        flags += ["--steps", str(decisions), "--lr", f"{recipe.policy_lr * scale:.3g}",
                   "--value-lr", f"{recipe.value_lr * scale:.3g}"]
     return flags
 
@@ -81,7 +81,7 @@ def run(args) -> None:
                 continue
             command = [sys.executable, "-m", "agents.twosome.train", "--task", task, *method_flags(task, method),
                        "--out", str(out), "--threads", str(args.threads), "--eval-episodes", str(args.eval_episodes)]
-            if args.steps and method != "word-compressed":
+            if args.steps and method not in SCHEDULES:  # a schedule's budget is part of the method
                 command += ["--steps", str(args.steps)]
             if args.time_budget:
                 command += ["--time-budget", str(args.time_budget)]
