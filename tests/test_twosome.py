@@ -64,7 +64,8 @@ def reference_scores(policy, batch, normalisation):
 def summed_tokens(batch, normalisation):
     """How many token log-probs each score adds up, after its normalisation (the fp32 error grows with it)."""
     n_tokens = batch["action_token_mask"].sum(-1)
-    return n_tokens / {"none": 1, "token": n_tokens, "word": np.maximum(batch["action_words"], 1)}[normalisation]
+    divisor = {"none": 1, "token": n_tokens, "word": batch["action_words"]}[normalisation]
+    return n_tokens / np.maximum(divisor, 1)  # padded (invalid) slots have no tokens and no words
 
 
 @pytest.mark.parametrize("normalisation", ["word", "token", "none"])
