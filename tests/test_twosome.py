@@ -191,11 +191,15 @@ class _MergingTokenizer:
 
     name_or_path = "merging"
 
+    def __init__(self):
+        self.vocabulary: dict[str, int] = {}  # word -> id, in order of first use: distinct words, distinct ids
+
     def __len__(self):
-        return 100
+        return 10_000
 
     def __call__(self, text):
-        return {"input_ids": [hash(w) % 100 for w in text.replace("to pick", "topick").split()]}
+        words = text.replace("to pick", "topick").split()
+        return {"input_ids": [self.vocabulary.setdefault(w, len(self.vocabulary)) for w in words]}
 
 
 def test_bad_input_is_a_clear_error(tokenizer):
