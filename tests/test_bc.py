@@ -114,6 +114,42 @@ def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path
     assert 0.0 <= greedy_success(out / "checkpoint", range(1)) <= 1.0  # it loads and plays as an agent
 
 
+def test_the_lstm_loss_equals_stepping_the_policy_through_each_episode(tmp_path):
+    """recurrent_bc_loss runs each padded episode through the LSTM in one call; a rollout steps the policy one
+    observation at a time, carrying the state, with a start flag at t = 0. Both give the same log-probs."""
+    import torch
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.imitation.bc import episode_batch, recurrent_bc_loss
+    from agents.imitation.demos import load_demos
+    from agents.lstm import InstructionLstmPolicy
+    from agents.lstm.setup import lstm_setup
+    from agents.rearrange import env_factory
+
+    write_demos(tmp_path / "demos", "train", episodes=3, shard_size=3, progress=False)
+    manifest, demos = load_demos(tmp_path / "demos")
+    setup = lstm_setup("llm-resampler", "tiny")
+    make_env = env_factory(setup.tokenizer, 48, split="train", image_size=32, hard=manifest["hard"])
+    model = RecurrentPPO(InstructionLstmPolicy, DummyVecEnv([make_env]), seed=0, policy_kwargs=setup.policy_kwargs)
+    policy = model.policy.eval()
+    torch.nn.init.normal_(policy.action_net.weight, std=1.0)  # SB3 starts it at gain 0.01: near-uniform log-probs
+    batch = episode_batch(make_env(), list(demos), model.device, model.observation_space)
+    assert len(set(batch.step_mask.sum(1).tolist())) > 1  # episodes of different lengths: padding is exercised
+    with torch.no_grad():
+        loss, _ = recurrent_bc_loss(policy, batch)
+        stepped = []
+        for i in range(len(batch.actions)):
+            lstm = policy.lstm_actor
+            state = tuple(torch.zeros(lstm.num_layers, 1, lstm.hidden_size) for _ in range(2))
+            for j in np.flatnonzero(batch.step_mask[i].numpy()):
+                obs = {k: v[i, j][None] for k, v in batch.steps.items()}
+                obs.update(instruction=batch.instruction[i][None], instruction_mask=batch.instruction_mask[i][None])
+                dist, state = policy.get_distribution(obs, state, torch.tensor([float(j == 0)]))
+                stepped.append(dist.log_prob(batch.actions[i, j][None]))
+    assert torch.allclose(loss, -torch.cat(stepped).mean(), atol=1e-5), (loss, -torch.cat(stepped).mean())
+
+
 def test_the_lstm_baseline_starts_ppo_from_a_cloned_checkpoint_and_refuses_one_that_does_not_fit(tmp_path):
     """agents.lstm.train --init-from (continual learning, IL->RL): the run begins at the cloned weights."""
     import torch
