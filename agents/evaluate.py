@@ -52,6 +52,16 @@ ERRORS = "errors.jsonl"
 RESUME_KEYS = ("agent", "options", "seed", "hard", "episodes_file", "image_size")
 
 
+def agent_env(agent: Agent, hard: bool = False, image_size: int = 256, **source: Any) -> gym.Env:
+    """The environment ``agent`` plays in, bound to it: its own image size (else ``image_size``), no camera for a
+    blind agent, text observations for one that reads text. ``source``: ``split=`` or ``episodes=``."""
+    text = {"obs_mode": "text"} if getattr(agent, "needs_text", False) else {}
+    env = gym.make("LangRearrangeHard-v0" if hard else "LangRearrange-v0", render=agent.needs_rgb,
+                   image_size=agent.image_size or image_size, **text, **source)
+    agent.bind(env)
+    return env
+
+
 @dataclass
 class EvalConfig:
     agent: str
@@ -79,13 +89,8 @@ class Runner:
 
     def env(self, dataset: str) -> gym.Env:
         if dataset not in self.envs:
-            env_id = "LangRearrangeHard-v0" if self.cfg.hard else "LangRearrange-v0"
             source = {"episodes": self.cfg.episodes_file} if self.cfg.episodes_file else {"split": dataset}
-            size = self.agent.image_size or self.cfg.image_size
-            text = {"obs_mode": "text"} if getattr(self.agent, "needs_text", False) else {}
-            env = gym.make(env_id, render=self.agent.needs_rgb, image_size=size, **text, **source)
-            self.agent.bind(env)
-            self.envs[dataset] = env
+            self.envs[dataset] = agent_env(self.agent, hard=self.cfg.hard, image_size=self.cfg.image_size, **source)
         return self.envs[dataset]
 
     def play(self, dataset: str, index: int, video_dir: Path | None = None) -> dict[str, Any]:

@@ -29,7 +29,7 @@ class EpisodeBatch:
     instruction_mask: torch.Tensor  # (B, K)
     steps: dict[str, torch.Tensor]  # key -> (B, T, ...), left-aligned
     step_mask: torch.Tensor  # (B, T)
-    actions: torch.Tensor  # (B, T) expert skills (0 where there is no step)
+    actions: torch.Tensor  # (B, T) the expert's skills, the targets (0 where there is no step)
 
 
 def episode_batch(env, demos: Sequence[Demo], device: torch.device | str = "cpu",
@@ -46,11 +46,11 @@ def episode_batch(env, demos: Sequence[Demo], device: torch.device | str = "cpu"
     mask, actions = np.zeros((b, t), dtype=bool), np.zeros((b, t), dtype=np.int64)
     instruction = np.stack([e[0][0]["instruction"] for e in episodes])
     instruction_mask = np.stack([e[0][0]["instruction_mask"] for e in episodes])
-    for i, episode in enumerate(episodes):
-        for j, (obs, _, action) in enumerate(episode):
+    for i, (demo, episode) in enumerate(zip(demos, episodes)):
+        for j, (obs, _, _) in enumerate(episode):
             for k in keys:
                 steps[k][i, j] = obs[k]
-            mask[i, j], actions[i, j] = True, action
+            mask[i, j], actions[i, j] = True, demo.targets[j]  # the expert's skill (a learner's episode: its label)
 
     if observation_space is not None:
         for k, v in steps.items():

@@ -13,6 +13,11 @@ tokenizer the learner uses. The format (``FORMAT``):
     OUT/shard-00000.jsonl  one line per episode: {"index", "episode_id", "actions": [skill ids],
                             "success", "steps"}, episodes first .. first + shard_size - 1
 
+A folder of *relabelled* episodes (DAgger, ``python -m agents.imitation.dagger``) has the same layout:
+``actions`` are the skills a learner played, each line adds ``"labels"``, the expert's skill in every
+state the learner reached, and the manifest names the ``"learner"``. Behaviour cloning re-plays
+``actions`` and learns ``labels`` (:attr:`Demo.targets`).
+
 Shards are written atomically, one after the other; a killed run resumes at the first missing shard.
 About 130 KB per 1,000 episodes (20 MB for the 150,000 of `train`). :func:`load_demos` checks the manifest and every shard it reads, and
 :func:`replay` checks that the episode it re-plays is the one that was demonstrated.
@@ -42,12 +47,26 @@ PROG = "python -m agents.imitation.demos"
 
 @dataclass(frozen=True)
 class Demo:
-    """One demonstrated episode: which one, and the expert's skills in it."""
+    """One demonstrated episode: which one, the skills played in it and, when a learner played them, the
+    expert's skill in each state it reached."""
 
     index: int
     episode_id: str
     actions: tuple[int, ...]
     success: bool
+    labels: tuple[int, ...] | None = None
+
+    @property
+    def targets(self) -> tuple[int, ...]:
+        """What behaviour cloning learns at each step: the expert's skills."""
+        return self.actions if self.labels is None else self.labels
+
+    def row(self) -> dict[str, Any]:
+        row = {"index": self.index, "episode_id": self.episode_id, "actions": list(self.actions),
+               "success": self.success, "steps": len(self.actions)}
+        if self.labels is not None:
+            row["labels"] = list(self.labels)
+        return row
 
 
 def make_env(split: str, hard: bool = False, **kwargs: Any) -> gym.Env:
@@ -69,34 +88,43 @@ def demonstrate(env: gym.Env, index: int) -> Demo:
 def write_demos(out: Path, split: str, episodes: int, shard_size: int = 10_000, hard: bool = False,
                 progress: bool = True) -> dict[str, Any]:
     """Demonstrate episodes 0..episodes-1 of ``split`` into ``out`` (resuming at the first missing shard)."""
-    out.mkdir(parents=True, exist_ok=True)
     env = make_env(split, hard, render=False)
     if episodes > len(env.source):
         raise ValueError(f"--episodes {episodes}: split {split!r} has {len(env.source)} episodes")
-    manifest_path = out / "manifest.json"
     manifest = {"format": FORMAT, "split": split, "hard": hard, "max_steps": env.max_steps, "expert": "exploring",
                 "shard_size": shard_size, "episodes": episodes, "shards": [], "code_version": code_version()}
+    return write_shards(out, manifest, range(episodes), lambda i: demonstrate(env, i), "demonstrations", progress)
+
+
+#: what a folder is written for: resuming into it with any other value is refused
+DEFINING_KEYS = ("format", "split", "hard", "max_steps", "shard_size", "first", "learner")
+
+
+def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode, what: str,
+                 progress: bool = True) -> dict[str, Any]:
+    """``episode(i)`` (a :class:`Demo`) for every dataset index ``i`` of ``indices`` into ``out``, one shard of
+    ``manifest["shard_size"]`` at a time, each written atomically; a killed run resumes at the first missing one."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path, shard_size = out / "manifest.json", manifest["shard_size"]
     if manifest_path.exists():
         old = read_json(manifest_path, "demonstration manifest")
-        for key in ("format", "split", "hard", "max_steps", "shard_size"):
-            if old.get(key) != manifest[key]:
-                raise ValueError(f"{manifest_path}: {key} is {old.get(key)!r}, this run asks for {manifest[key]!r}; "
-                                 f"use another --out")
+        for key in DEFINING_KEYS:
+            if old.get(key) != manifest.get(key):
+                raise ValueError(f"{manifest_path}: {key} is {old.get(key)!r}, this run asks for "
+                                 f"{manifest.get(key)!r}; use another --out")
         manifest["shards"] = [s for s in old["shards"] if (out / s["file"]).exists()]
     done = {s["first"] for s in manifest["shards"]}
-    bar = tqdm(total=episodes, desc="demonstrations", unit="ep", disable=not progress,
-               initial=sum(s["episodes"] for s in manifest["shards"] if s["first"] < episodes))
-    for first in range(0, episodes, shard_size):
+    bar = tqdm(total=len(indices), desc=what, unit="ep", disable=not progress,
+               initial=sum(s["episodes"] for s in manifest["shards"] if s["first"] < indices.stop))
+    for number, first in enumerate(range(indices.start, indices.stop, shard_size)):
         if first in done:
             continue
         demos = []
-        for i in range(first, min(first + shard_size, episodes)):
-            demos.append(demonstrate(env, i))
+        for i in range(first, min(first + shard_size, indices.stop)):
+            demos.append(episode(i))
             bar.update(1)
-        name = f"shard-{first // shard_size:05d}.jsonl"
-        atomic_write_text(out / name, "".join(json.dumps({"index": d.index, "episode_id": d.episode_id,
-                                                          "actions": list(d.actions), "success": d.success,
-                                                          "steps": len(d.actions)}) + "\n" for d in demos))
+        name = f"shard-{number:05d}.jsonl"
+        atomic_write_text(out / name, "".join(json.dumps(d.row()) + "\n" for d in demos))
         manifest["shards"] = sorted([*manifest["shards"], {"file": name, "first": first, "episodes": len(demos)}],
                                     key=lambda s: s["first"])
         atomic_write_json(manifest_path, manifest)
@@ -130,8 +158,12 @@ def load_demos(folder: str | Path, split: str | None = None, hard: bool | None =
             for number, line in enumerate(lines, 1):
                 try:
                     row = json.loads(line)
-                    yield Demo(int(row["index"]), str(row["episode_id"]), tuple(int(a) for a in row["actions"]),
-                               bool(row["success"]))
+                    demo = Demo(int(row["index"]), str(row["episode_id"]), tuple(int(a) for a in row["actions"]),
+                                bool(row["success"]),
+                                tuple(int(a) for a in row["labels"]) if "labels" in row else None)
+                    if demo.labels is not None and len(demo.labels) != len(demo.actions):
+                        raise ValueError(f"{len(demo.labels)} labels for {len(demo.actions)} actions")
+                    yield demo
                 except (ValueError, KeyError, TypeError) as e:
                     raise CorruptFileError(f"{path}, line {number}: not a demonstration ({type(e).__name__}: {e})") from None
 

@@ -7,16 +7,18 @@
     python -m agents.imitation.train --method lstm-llm-resampler --demos ~/demos/train --episodes 150000 --out runs/lstm-il
     python -m agents.evaluate --agent runs/llarp-il/checkpoint --datasets all
     python -m agents.imitation.train --demos ~/demos/train --only-episodes subset-train.json --episodes 3000 --out runs/il-subset
+    python -m agents.imitation.train --demos ~/demos/train,~/demos/dagger-1 --demo-count 2000 --episodes 60000 \
+        --continue-from runs/llarp-il/checkpoint --out runs/llarp-il-dagger-1   # a DAgger round (agents.imitation.dagger)
 
-``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of the folder (all
-by default; with ``--only-episodes FILE``, only the demonstrations of the episodes in that episode file,
+``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of each folder (all
+by default; a folder of relabelled learner episodes contributes the expert's labels; with ``--only-episodes FILE``, only the demonstrations of the episodes in that episode file,
 matched by episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch-episodes`` whole
 episodes per gradient step, through the policy's own PPO forward pass (LLaRP's masked episode pass;
 RecurrentPPO's sequence pass for the LSTMs). Writes ``OUT/checkpoint/`` (an ordinary checkpoint:
 ``agents.evaluate`` plays it, and for LLaRP ``agents.llarp.train --init-from`` starts PPO from it),
 ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between checkpoints). ``--resume``
 continues from the checkpoint; ``--continue-from CHECKPOINT`` starts a new ``--out`` where another run
-with the same options stopped (e.g. a zoo export: its weights, episode count and place in the demonstration
+with the same model and optimiser options stopped (the demonstrations and their count may differ) (e.g. a zoo export: its weights, episode count and place in the demonstration
 order; Adam restarts, a zoo export keeps no optimizer statistics); ``--time-budget`` counts training
 seconds across resumes; a finished run is never retrained.
 """
@@ -51,13 +53,16 @@ from gym_langrearrange.files import atomic_write_json, read_json
 
 PROG = "python -m agents.imitation.train"
 METHODS = ("llarp", "llarp-scratch", "lstm-llm-resampler", "lstm-llm-final", "lstm-t5")
+#: options that say which demonstrations, not which model or optimiser: --continue-from may change them
+DATA_OPTIONS = ("demo_count", "only_episodes_digest")
 
 
 def arguments() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--demos", required=True, help="a folder written by agents.imitation.demos")
+    p.add_argument("--demos", required=True, metavar="DIR[,DIR...]",
+                   help="folders written by agents.imitation.demos (or agents.imitation.dagger), cloned together")
     p.add_argument("--episodes", type=positive_int, required=True, help="demonstrated episodes to clone in all")
-    p.add_argument("--demo-count", type=positive_int, default=None, help="use only the first N demonstrations")
+    p.add_argument("--demo-count", type=positive_int, default=None, help="use only the first N of each folder")
     p.add_argument("--only-episodes", default=None, metavar="FILE",
                    help="an episode file: clone only the demonstrations of its episodes")
     p.add_argument("--batch-episodes", type=positive_int, default=8)
@@ -91,13 +96,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.scratch and args.llm_dtype == "auto":
         args.llm_dtype = "float32"  # weights that train stay fp32
     args.llm_dtype = resolve_llm_dtype(args.llm_dtype, device)
-    manifest, demos = load_demos(args.demos)
-    demos = list(demos)
-    if args.only_episodes:
-        demos = only_episodes(demos, args.only_episodes, args.demos)
-    demos = demos[:args.demo_count]
-    if not demos:
-        raise ValueError(f"{args.demos}: no demonstrations")
+    folders = [str(Path(d.strip()).expanduser()) for d in args.demos.split(",") if d.strip()]
+    manifest, demos = read_demo_folders(folders, args.demo_count, args.only_episodes)
     tiny = args.backbone == "tiny-llama"
     if lstm:
         setup = lstm_setup(args.method.removeprefix("lstm-"), args.encoder_model, args.visual_encoder)
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     options["only_episodes_digest"] = file_digest(args.only_episodes) if args.only_episodes else None
     meta = {"algorithm": "sb3_contrib:RecurrentPPO" if lstm else "agents.llarp:LLaRP", "tokenizer": tokenizer_name, "max_tokens": args.max_tokens,
             "name": name, "backbone": args.backbone, "split": manifest["split"], "options": options,
-            "demonstrations": str(Path(args.demos).resolve()), "code_version": code_version()}
+            "demonstrations": ",".join(str(Path(d).resolve()) for d in folders), "code_version": code_version()}
     out = Path(args.out)
     checkpoint = out / "checkpoint"
     with lock(out, "behaviour-cloning run"):
@@ -134,7 +134,9 @@ def main(argv: list[str] | None = None) -> None:
             source = Path(args.continue_from)
         if source is not None:
             saved = read_checkpoint_spec(source / "agent.json")
-            changed = {k: (saved["options"].get(k), v) for k, v in options.items() if saved["options"].get(k) != v}
+            # a new run from another's weights may clone other demonstrations (DAgger rounds, continual learning)
+            kept = options if source == checkpoint else {k: v for k, v in options.items() if k not in DATA_OPTIONS}
+            changed = {k: (saved["options"].get(k), v) for k, v in kept.items() if saved["options"].get(k) != v}
             if changed:
                 flag = "--resume" if source == checkpoint else "--continue-from"
                 raise ValueError(f"{flag} with other options than {source}: " + ", ".join(
@@ -164,6 +166,29 @@ def main(argv: list[str] | None = None) -> None:
             return
         loss = recurrent_bc_loss if lstm else bc_loss
         train(model, loss, make_env(), demos, args, out, checkpoint, meta, done, seconds, curve)
+
+
+def read_demo_folders(folders: list[str], count: int | None, episode_file: str | None) -> tuple[dict, list]:
+    """(the first folder's manifest, the first ``count`` demonstrations of each folder, in order): the folders must
+    be of one split, variant and step cap; ``episode_file`` picks episodes from a single folder."""
+    if episode_file and len(folders) > 1:
+        raise ValueError(f"--only-episodes picks from one --demos folder; got {len(folders)}: {','.join(folders)}")
+    first, demos = None, []
+    for folder in folders:
+        manifest, these = load_demos(folder)
+        these = list(these)
+        if episode_file:
+            these = only_episodes(these, episode_file, folder)
+        if not these[:count]:
+            raise ValueError(f"{folder}: no demonstrations")
+        if first is None:
+            first = manifest
+        for key in ("split", "hard", "max_steps"):
+            if manifest.get(key) != first.get(key):
+                raise ValueError(f"--demos {folder}: {key} {manifest.get(key)!r}, but {folders[0]} has "
+                                 f"{first.get(key)!r}")
+        demos += these[:count]
+    return first, demos
 
 
 def only_episodes(demos: list, episode_file: str, folder: str) -> list:
