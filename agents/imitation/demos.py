@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ def write_demos(out: Path, split: str, episodes: int, shard_size: int = 10_000, 
 DEFINING_KEYS = ("format", "split", "hard", "max_steps", "shard_size", "first", "learner")
 
 
-def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode, what: str,
+def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode: Callable[[int], Demo], what: str,
                  progress: bool = True) -> dict[str, Any]:
     """``episode(i)`` (a :class:`Demo`) for every dataset index ``i`` of ``indices`` into ``out``, one shard of
     ``manifest["shard_size"]`` at a time, each written atomically; a killed run resumes at the first missing one."""

@@ -11,15 +11,17 @@
         --continue-from runs/llarp-il/checkpoint --out runs/llarp-il-dagger-1   # a DAgger round (agents.imitation.dagger)
 
 ``--episodes`` demonstrations are cloned in passes over the first ``--demo-count`` of each folder (all
-by default; a folder of relabelled learner episodes contributes the expert's labels; with ``--only-episodes FILE``, only the demonstrations of the episodes in that episode file,
-matched by episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch-episodes`` whole
+by default; a folder of relabelled learner episodes contributes the expert's labels; with
+``--only-episodes FILE``, only the demonstrations of the episodes in that episode file, matched by
+episode id, e.g. a ``benchmarks/subsets.py`` training set), ``--batch-episodes`` whole
 episodes per gradient step, through the policy's own PPO forward pass (LLaRP's masked episode pass;
 RecurrentPPO's sequence pass for the LSTMs). Writes ``OUT/checkpoint/`` (an ordinary checkpoint:
 ``agents.evaluate`` plays it, and for LLaRP ``agents.llarp.train --init-from`` starts PPO from it),
 ``OUT/bc_curve.json`` ([episodes, loss, accuracy] per step, averaged between checkpoints). ``--resume``
 continues from the checkpoint; ``--continue-from CHECKPOINT`` starts a new ``--out`` where another run
-with the same model and optimiser options stopped (the demonstrations and their count may differ) (e.g. a zoo export: its weights, episode count and place in the demonstration
-order; Adam restarts, a zoo export keeps no optimizer statistics); ``--time-budget`` counts training
+with the same model and optimiser options stopped, on the same or other demonstrations (e.g. a zoo
+export: its weights, episode count and place in the demonstration order; Adam restarts, a zoo export
+keeps no optimizer statistics); ``--time-budget`` counts training
 seconds across resumes; a finished run is never retrained.
 """
 from __future__ import annotations
@@ -171,6 +173,8 @@ def main(argv: list[str] | None = None) -> None:
 def read_demo_folders(folders: list[str], count: int | None, episode_file: str | None) -> tuple[dict, list]:
     """(the first folder's manifest, the first ``count`` demonstrations of each folder, in order): the folders must
     be of one split, variant and step cap; ``episode_file`` picks episodes from a single folder."""
+    if not folders:
+        raise ValueError("--demos: no folder given")
     if episode_file and len(folders) > 1:
         raise ValueError(f"--only-episodes picks from one --demos folder; got {len(folders)}: {','.join(folders)}")
     first, demos = None, []
