@@ -23,35 +23,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-
 import gym_langrearrange  # noqa: F401  (registers the ids)
-from agents.cli import positive_int, run_main
-from agents.core.agent import Agent
+from agents.cli import nonnegative_int, positive_int, run_main
 from agents.core.registry import check_agent_spec, load_agent
 from agents.evaluate import agent_env
-from agents.expert import ExploringExpert
-from agents.imitation.demos import FORMAT, Demo, write_shards
+from agents.imitation.demos import FORMAT, demonstrate, write_shards
 from agents.run_folder import code_version
 from agents.training import pick_threads
 
 PROG = "python -m agents.imitation.dagger"
-
-
-def relabel(env: gym.Env, agent: Agent, index: int) -> Demo:
-    """Episode ``index``: ``agent`` acts; the expert, observing every state, labels each with its skill."""
-    obs, info = env.reset(seed=0, options={"episode_index": index})
-    world = env.unwrapped
-    agent.reset(obs, info)
-    expert = ExploringExpert(world.episode.goal_expr, hard=world.hard)
-    actions, labels = [], []
-    while True:
-        expert.observe(world.state)
-        labels.append(expert.action(world.state))
-        actions.append(int(agent.act(obs, info)))
-        obs, _, terminated, truncated, info = env.step(actions[-1])
-        if terminated or truncated:
-            return Demo(index, world.episode.episode_id, tuple(actions), bool(info["success"]), tuple(labels))
 
 
 def write_relabelled(out: Path, agent_spec: str, split: str, first: int, episodes: int, shard_size: int = 500,
@@ -59,7 +39,7 @@ def write_relabelled(out: Path, agent_spec: str, split: str, first: int, episode
     """Relabel episodes ``first .. first + episodes - 1`` of ``split`` played by the agent ``agent_spec``."""
     path, _, meta = check_agent_spec(agent_spec)  # a bad path fails here, before anything is loaded or written
     learner = str(path.resolve()) if meta is not None else agent_spec  # a checkpoint, or a registered agent's name
-    agent = load_agent(agent_spec)  # a checkpoint acts greedily, as agents.evaluate plays it
+    agent = load_agent(agent_spec)  # a checkpoint acts greedily
     env = agent_env(agent, hard=hard, split=split)  # as agents.evaluate plays it
     size = len(env.unwrapped.source)
     if first + episodes > size:
@@ -68,7 +48,7 @@ def write_relabelled(out: Path, agent_spec: str, split: str, first: int, episode
                 "expert": "exploring (relabelling)", "learner": learner,
                 "shard_size": shard_size, "first": first, "episodes": episodes, "shards": [],
                 "code_version": code_version()}
-    return write_shards(out, manifest, range(first, first + episodes), lambda i: relabel(env, agent, i),
+    return write_shards(out, manifest, range(first, first + episodes), lambda i: demonstrate(env, i, learner=agent),
                         "relabelling", progress)
 
 
@@ -76,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--agent", required=True, help="the learner: a checkpoint folder (or a registered agent name)")
     p.add_argument("--split", default="train")
-    p.add_argument("--first", type=int, default=0, help="the first episode index of the split to play")
+    p.add_argument("--first", type=nonnegative_int, default=0, help="the first episode index of the split to play")
     p.add_argument("--episodes", type=positive_int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--shard-size", type=positive_int, default=500)
@@ -84,8 +64,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", default="auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     args = p.parse_args(argv)
-    if args.first < 0:
-        raise ValueError(f"--first must be >= 0; got {args.first}")
     import torch
 
     torch.set_num_threads(pick_threads(args.threads))

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 import gym_langrearrange  # noqa: F401  (registers the ids)
 from agents.cli import positive_int, run_main
+from agents.core.agent import Agent
 from agents.expert import ExploringExpert
 from agents.run_folder import code_version
 from gym_langrearrange.files import CorruptFileError, atomic_write_json, atomic_write_text, read_json
@@ -73,16 +74,22 @@ def make_env(split: str, hard: bool = False, **kwargs: Any) -> gym.Env:
     return gym.make("LangRearrangeHard-v0" if hard else "LangRearrange-v0", split=split, **kwargs).unwrapped
 
 
-def demonstrate(env: gym.Env, index: int) -> Demo:
-    """The exploring expert's episode ``index`` of ``env``'s dataset."""
-    _, info = env.reset(seed=0, options={"episode_index": index})
-    expert, actions = ExploringExpert(env.episode.goal_expr, hard=env.hard), []
+def demonstrate(env: gym.Env, index: int, learner: Agent | None = None) -> Demo:
+    """The exploring expert's episode ``index`` of ``env``'s dataset; with a ``learner``, the learner's episode,
+    every state it reaches labelled with the skill of an expert that watched it (DAgger)."""
+    obs, info = env.reset(seed=0, options={"episode_index": index})
+    world = env.unwrapped
+    if learner is not None:
+        learner.reset(obs, info)
+    expert, actions, labels = ExploringExpert(world.episode.goal_expr, hard=world.hard), [], []
     while True:
-        expert.observe(env.state)
-        actions.append(expert.action(env.state))
-        _, _, terminated, truncated, info = env.step(actions[-1])
+        expert.observe(world.state)
+        labels.append(expert.action(world.state))
+        actions.append(labels[-1] if learner is None else int(learner.act(obs, info)))
+        obs, _, terminated, truncated, info = env.step(actions[-1])
         if terminated or truncated:
-            return Demo(index, env.episode.episode_id, tuple(actions), bool(info["success"]))
+            return Demo(index, world.episode.episode_id, tuple(actions), bool(info["success"]),
+                        None if learner is None else tuple(labels))
 
 
 def write_demos(out: Path, split: str, episodes: int, shard_size: int = 10_000, hard: bool = False,
