@@ -55,6 +55,9 @@ def arguments():
     p.set_defaults(steps=None, lr=None, seed=None, checkpoint_every=2048)
     p.add_argument("--task", required=True, help=f"one of {', '.join(RECIPES)}")
     p.add_argument("--split", default="train", help="--task langrearrange: the dataset it trains on")
+    p.add_argument("--episodes-file", dest="episodes", default=None, metavar="FILE",
+                   help="--task langrearrange: train on the episodes of this JSON file instead of --split "
+                   "(e.g. a subset of benchmarks/subsets.py)")
     p.add_argument("--method", default="twosome", choices=METHODS)
     p.add_argument("--normalisation", default="word", choices=NORMALISATIONS)
     p.add_argument("--model", default="smollm2-135m", help="smollm2-135m, gemma3-270m, a .gguf file, an HF folder, "
@@ -65,10 +68,13 @@ def arguments():
     return p
 
 
-def task_env(recipe: TaskRecipe, tokenizer: Any | None, split: str = "train", **kwargs: Any) -> gym.Env:
-    """One env of the task: tokenized prompts for TWOSOME (``tokenizer``), the vector for the baseline."""
+def task_env(recipe: TaskRecipe, tokenizer: Any | None, split: str = "train", episodes: str | None = None,
+             **kwargs: Any) -> gym.Env:
+    """One env of the task: tokenized prompts for TWOSOME (``tokenizer``), the vector for the baseline;
+    on Language Rearrangement, the episodes of ``split`` or of the file ``episodes``."""
     if recipe.rearrange:
-        env = gym.make(recipe.env_id, split=split, render=False, obs_mode="text", **kwargs)
+        source = {"episodes": episodes} if episodes else {"split": split}
+        env = gym.make(recipe.env_id, **source, render=False, obs_mode="text", **kwargs)
         return TokenizedActions(env, tokenizer, read=read_rearrange)
     if tokenizer is None:
         return gym.make(recipe.env_id, **kwargs).unwrapped
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     if recipe.rearrange and args.method in ("ppo", "random"):
         raise ValueError(f"--method {args.method} is a reference on TWOSOME's own tasks; on langrearrange train "
                          "agents.lstm.train or agents.llarp.train, or evaluate --agent random-masked, instead")
+    if args.episodes and not recipe.rearrange:
+        raise ValueError(f"--episodes-file is for --task langrearrange, not {args.task!r}")
     device = pick_device(args.device)
     args.steps = args.steps or recipe.steps
     args.seed = recipe.seed if args.seed is None else args.seed
@@ -127,8 +135,8 @@ def main(argv: list[str] | None = None) -> None:
                        device=device, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
 
     def write_scores(model) -> None:
-        scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, args.split, **eval_kwargs),
-                                   args.eval_episodes,
+        scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, args.split, args.episodes,
+                                                            **eval_kwargs), args.eval_episodes,
                                    masked=args.method == "random" or (args.method == "ppo" and not recipe.overcooked))
         scores.update(task=recipe.env_id, method=args.method, normalisation=args.normalisation,
                       steps=int(model.num_timesteps), seed=args.seed)
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(pick_threads(args.threads))
         out.mkdir(parents=True, exist_ok=True)
         write_scores(UniformValidActions(args.seed) if args.method == "random"
-                     else build(DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split)]), None))
+                     else build(DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split, args.episodes)]), None))
         return
 
     def final(checkpoint: Path) -> None:
@@ -151,14 +159,15 @@ def main(argv: list[str] | None = None) -> None:
             write_scores(load_model(algorithm, checkpoint / "model.zip", checkpoint / "agent.json", device=device))
 
     def make_venv(rank: int):
-        return DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split, **env_kwargs)] * args.envs)
+        return DummyVecEnv([lambda: task_env(recipe, tokenizer, args.split, args.episodes, **env_kwargs)] * args.envs)
 
     algorithm = TWOSOME if args.method == "twosome" else baseline_algorithm(recipe)
     meta = {"algorithm": f"{algorithm.__module__}:{algorithm.__name__}", "task": recipe.env_id,
             "name": f"twosome-{args.normalisation}" if args.method == "twosome" else "ppo",
             "llm": args.model if args.method == "twosome" else None}
     if recipe.rearrange:  # agents.evaluate plays it through TwosomeAgent, which builds the prompts
-        meta.update(agent="agents.twosome.agent:TwosomeAgent", split=args.split)
+        meta.update(agent="agents.twosome.agent:TwosomeAgent", split=args.split,
+                    episodes=str(Path(args.episodes).resolve()) if args.episodes else None)
     run_training(args, algorithm=algorithm, build=build, meta=meta, make_venv=make_venv, device=device,
                  final=final, metric=SUCCESS if recipe.rearrange else RETURN)
 
