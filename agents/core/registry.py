@@ -18,6 +18,7 @@ AGENTS: dict[str, Callable[..., Agent] | str] = {
     "random-masked": lambda seed=0, **_: RandomAgent(masked=True, seed=int(seed)),
     "oracle": lambda **_: OracleAgent(),
     "expert": "agents.expert:ExpertAgent",
+    "expert-instruction": lambda **options: _resolve("agents.expert:ExpertAgent")(search="instruction", **options),
     "zs-llama": "agents.zero_shot:ZSLLaMA",
     "zs-chatgpt": "agents.zero_shot:ZSChatGPT",
     "zs-flamingo": "agents.zero_shot:ZSFlamingo",

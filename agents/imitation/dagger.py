@@ -27,7 +27,8 @@ import gym_langrearrange  # noqa: F401  (registers the ids)
 from agents.cli import nonnegative_int, positive_int, run_main
 from agents.core.registry import check_agent_spec, load_agent
 from agents.evaluate import agent_env
-from agents.imitation.demos import FORMAT, demonstrate, write_shards
+from agents.expert import check_search
+from agents.imitation.demos import FORMAT, add_search_argument, demonstrate, write_shards
 from agents.run_folder import code_version
 from agents.training import pick_threads
 
@@ -35,7 +36,7 @@ PROG = "python -m agents.imitation.dagger"
 
 
 def write_relabelled(out: Path, agent_spec: str, split: str, first: int, episodes: int, shard_size: int = 500,
-                     hard: bool = False, progress: bool = True) -> dict[str, Any]:
+                     hard: bool = False, progress: bool = True, search: str = "nearest") -> dict[str, Any]:
     """Relabel episodes ``first .. first + episodes - 1`` of ``split`` played by the agent ``agent_spec``."""
     path, _, meta = check_agent_spec(agent_spec)  # a bad path fails here, before anything is loaded or written
     learner = str(path.resolve()) if meta is not None else agent_spec  # a checkpoint, or a registered agent's name
@@ -45,10 +46,10 @@ def write_relabelled(out: Path, agent_spec: str, split: str, first: int, episode
     if first + episodes > size:
         raise ValueError(f"--first {first} --episodes {episodes}: split {split!r} has {size} episodes")
     manifest = {"format": FORMAT, "split": split, "hard": hard, "max_steps": env.unwrapped.max_steps,
-                "expert": "exploring (relabelling)", "learner": learner,
+                "expert": "exploring (relabelling)", "search": check_search(search), "learner": learner,
                 "shard_size": shard_size, "first": first, "episodes": episodes, "shards": [],
                 "code_version": code_version()}
-    return write_shards(out, manifest, range(first, first + episodes), lambda i: demonstrate(env, i, learner=agent),
+    return write_shards(out, manifest, range(first, first + episodes), lambda i: demonstrate(env, i, agent, search),
                         "relabelling", progress)
 
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--shard-size", type=positive_int, default=500)
     p.add_argument("--hard", action="store_true", help="the Hard variant (the expert ends with stop)")
+    add_search_argument(p)
     p.add_argument("--threads", default="auto")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     args = p.parse_args(argv)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(pick_threads(args.threads))
     manifest = write_relabelled(Path(args.out), args.agent, args.split, args.first, args.episodes, args.shard_size,
-                                args.hard, args.progress)
+                                args.hard, args.progress, args.search)
     demos = sum(s["episodes"] for s in manifest["shards"])
     print(f"{demos} relabelled episodes of {args.split} in {args.out}")
 

@@ -8,14 +8,15 @@ stored as the episode it was played in and the expert's skills, not as frames: r
 in the same episode reproduces every observation exactly, at whatever image size and with whatever
 tokenizer the learner uses. The format (``FORMAT``):
 
-    OUT/manifest.json      {"format", "split", "hard", "max_steps", "expert", "shard_size", "episodes",
+    OUT/manifest.json      {"format", "split", "hard", "max_steps", "expert", "search", "shard_size", "episodes",
                             "shards": [{"file", "first", "episodes"}], "code_version"}
     OUT/shard-00000.jsonl  one line per episode: {"index", "episode_id", "actions": [skill ids],
                             "success", "steps"}, episodes first .. first + shard_size - 1
 
 A folder of *relabelled* episodes (DAgger, ``python -m agents.imitation.dagger``) has the same layout:
 ``actions`` are the skills a learner played, each line adds ``"labels"``, the expert's skill in every
-state the learner reached, and the manifest names the ``"learner"``. Behaviour cloning re-plays
+state the learner reached, and the manifest names the ``"learner"``. ``"search"`` is the expert's order of
+exploration (:data:`agents.expert.SEARCH_ORDERS`; a manifest without it was written by the ``"nearest"`` one). Behaviour cloning re-plays
 ``actions`` and learns ``labels`` (:attr:`Demo.targets`).
 
 Shards are written atomically, one after the other; a killed run resumes at the first missing shard.
@@ -38,7 +39,7 @@ from tqdm import tqdm
 import gym_langrearrange  # noqa: F401  (registers the ids)
 from agents.cli import positive_int, run_main
 from agents.core.agent import Agent
-from agents.expert import ExploringExpert
+from agents.expert import SEARCH_ORDERS, ExploringExpert, check_search
 from agents.run_folder import code_version
 from gym_langrearrange.files import CorruptFileError, atomic_write_json, atomic_write_text, read_json
 
@@ -74,14 +75,14 @@ def make_env(split: str, hard: bool = False, **kwargs: Any) -> gym.Env:
     return gym.make("LangRearrangeHard-v0" if hard else "LangRearrange-v0", split=split, **kwargs).unwrapped
 
 
-def demonstrate(env: gym.Env, index: int, learner: Agent | None = None) -> Demo:
+def demonstrate(env: gym.Env, index: int, learner: Agent | None = None, search: str = "nearest") -> Demo:
     """The exploring expert's episode ``index`` of ``env``'s dataset; with a ``learner``, the learner's episode,
     every state it reaches labelled with the skill of an expert that watched it (DAgger)."""
     obs, info = env.reset(seed=0, options={"episode_index": index})
     world = env.unwrapped
     if learner is not None:
         learner.reset(obs, info)
-    expert, actions, labels = ExploringExpert(world.episode.goal_expr, hard=world.hard), [], []
+    expert, actions, labels = ExploringExpert.for_episode(world.episode, world.hard, search), [], []
     while True:
         expert.observe(world.state)
         labels.append(expert.action(world.state))
@@ -93,18 +94,25 @@ def demonstrate(env: gym.Env, index: int, learner: Agent | None = None) -> Demo:
 
 
 def write_demos(out: Path, split: str, episodes: int, shard_size: int = 10_000, hard: bool = False,
-                progress: bool = True) -> dict[str, Any]:
+                progress: bool = True, search: str = "nearest") -> dict[str, Any]:
     """Demonstrate episodes 0..episodes-1 of ``split`` into ``out`` (resuming at the first missing shard)."""
     env = make_env(split, hard, render=False)
     if episodes > len(env.source):
         raise ValueError(f"--episodes {episodes}: split {split!r} has {len(env.source)} episodes")
     manifest = {"format": FORMAT, "split": split, "hard": hard, "max_steps": env.max_steps, "expert": "exploring",
-                "shard_size": shard_size, "episodes": episodes, "shards": [], "code_version": code_version()}
-    return write_shards(out, manifest, range(episodes), lambda i: demonstrate(env, i), "demonstrations", progress)
+                "search": check_search(search), "shard_size": shard_size, "episodes": episodes, "shards": [],
+                "code_version": code_version()}
+    return write_shards(out, manifest, range(episodes), lambda i: demonstrate(env, i, search=search),
+                        "demonstrations", progress)
 
 
 #: what a folder is written for: resuming into it with any other value is refused
-DEFINING_KEYS = ("format", "split", "hard", "max_steps", "shard_size", "first", "learner")
+DEFINING_KEYS = ("format", "split", "hard", "max_steps", "search", "shard_size", "first", "learner")
+
+
+def manifest_value(manifest: dict[str, Any], key: str) -> Any:
+    """``manifest[key]``, reading the manifests written before ``"search"`` existed as the nearest-first expert's."""
+    return manifest.get(key, "nearest" if key == "search" else None)
 
 
 def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode: Callable[[int], Demo], what: str,
@@ -116,9 +124,9 @@ def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode: C
     if manifest_path.exists():
         old = read_json(manifest_path, "demonstration manifest")
         for key in DEFINING_KEYS:
-            if old.get(key) != manifest.get(key):
-                raise ValueError(f"{manifest_path}: {key} is {old.get(key)!r}, this run asks for "
-                                 f"{manifest.get(key)!r}; use another --out")
+            if manifest_value(old, key) != manifest_value(manifest, key):
+                raise ValueError(f"{manifest_path}: {key} is {manifest_value(old, key)!r}, this run asks for "
+                                 f"{manifest_value(manifest, key)!r}; use another --out")
         manifest["shards"] = [s for s in old["shards"] if (out / s["file"]).exists()]
     done = {s["first"] for s in manifest["shards"]}
     bar = tqdm(total=len(indices), desc=what, unit="ep", disable=not progress,
@@ -177,6 +185,11 @@ def load_demos(folder: str | Path, split: str | None = None, hard: bool | None =
     return manifest, episodes()
 
 
+def add_search_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--search", default="nearest", choices=SEARCH_ORDERS,
+                   help="the expert's order of exploring unseen receptacles (agents.expert)")
+
+
 def replay(env: gym.Env, demo: Demo) -> Iterator[tuple[Any, dict, int]]:
     """(observation, info, expert action) at every step of ``demo``, re-played in ``env`` (its dataset's split)."""
     obs, info = env.reset(seed=0, options={"episode_index": demo.index})
@@ -197,8 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--shard-size", type=positive_int, default=10_000)
     p.add_argument("--hard", action="store_true", help="the Hard variant (the expert ends with stop)")
+    add_search_argument(p)
     args = p.parse_args(argv)
-    manifest = write_demos(Path(args.out), args.split, args.episodes, args.shard_size, args.hard)
+    manifest = write_demos(Path(args.out), args.split, args.episodes, args.shard_size, args.hard, search=args.search)
     ok = sum(s["episodes"] for s in manifest["shards"])
     print(f"{ok} demonstrations of {args.split} in {args.out}")
 
