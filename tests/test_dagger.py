@@ -80,6 +80,12 @@ def test_bad_dagger_input_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"--demos .*other: split 'new_scenes', but .*demos has 'train'"):
         bc_main(["--demos", f"{tmp_path / 'demos'},{tmp_path / 'other'}", "--episodes", "2", "--out",
                  str(tmp_path / "x"), *TINY])
+    write_demos(tmp_path / "instr", "train", episodes=2, shard_size=2, progress=False, search="instruction")
+    with pytest.raises(ValueError, match=r"--demos .*instr: search 'instruction', but .*demos has 'nearest'"):
+        bc_main(["--demos", f"{tmp_path / 'demos'},{tmp_path / 'instr'}", "--episodes", "2", "--out",
+                 str(tmp_path / "x"), *TINY])
+    with pytest.raises(SystemExit):  # argparse names the choices
+        dagger_main(["--agent", "expert", "--episodes", "1", "--search", "nearst", "--out", str(tmp_path / "d")])
     with pytest.raises(ValueError, match="--only-episodes picks from one --demos folder; got 2"):
         bc_main(["--demos", f"{tmp_path / 'demos'},{tmp_path / 'demos'}", "--only-episodes", "e.json",
                  "--episodes", "2", "--out", str(tmp_path / "x"), *TINY])

@@ -46,3 +46,22 @@ def test_bad_demonstration_folders_are_one_line_errors(tmp_path):
         list(replay(make_env("rephrasing", render=False), demo))
     with pytest.raises(ValueError, match="shard_size is 2, this run asks for 3"):
         write_demos(tmp_path, "train", episodes=4, shard_size=3, progress=False)
+
+
+def test_the_search_order_is_part_of_a_folder(tmp_path):
+    nearest = write_demos(tmp_path / "nearest", "train", episodes=30, shard_size=30, progress=False)
+    instruction = write_demos(tmp_path / "instruction", "train", episodes=30, shard_size=30, progress=False,
+                              search="instruction")
+    assert (nearest["search"], instruction["search"]) == ("nearest", "instruction")
+    by_order = {name: list(load_demos(tmp_path / name)[1]) for name in ("nearest", "instruction")}
+    assert all(d.success for demos in by_order.values() for d in demos)
+    assert by_order["nearest"] != by_order["instruction"]  # another expert, other skills
+    with pytest.raises(ValueError, match="search is 'instruction', this run asks for 'nearest'"):
+        write_demos(tmp_path / "instruction", "train", episodes=30, shard_size=30, progress=False)
+    # a folder written before the search order existed is the nearest-first expert's
+    manifest = json.loads((tmp_path / "nearest" / "manifest.json").read_text())
+    del manifest["search"]
+    (tmp_path / "nearest" / "manifest.json").write_text(json.dumps(manifest))
+    write_demos(tmp_path / "nearest", "train", episodes=30, shard_size=30, progress=False)  # resumes: nothing to do
+    with pytest.raises(ValueError, match="search is 'nearest', this run asks for 'instruction'"):
+        write_demos(tmp_path / "nearest", "train", episodes=30, shard_size=30, progress=False, search="instruction")
