@@ -275,3 +275,35 @@ def test_twosome_on_langrearrange_is_evaluated_like_every_agent(tmp_path):
                    "--out", str(tmp_path / "eval")])
     rows = [json.loads(line) for line in (tmp_path / "eval" / "episodes.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all("error" not in r and r["steps"] >= 1 for r in rows)
+
+
+def test_twosome_trains_on_an_episode_file_and_its_zero_shot_policy_is_an_agent(tmp_path):
+    """``--episodes-file`` trains on a subset; ``twosome-zero-shot`` plays the untrained policy greedily."""
+    import json
+
+    import gymnasium as gym
+
+    from agents.core.registry import load_agent
+    from agents.twosome.rearrange import read_rearrange
+    from agents.twosome.train import main
+    from gym_langrearrange.datasets import generate_episode, save_episodes
+
+    episodes = tmp_path / "subset.json"
+    save_episodes([generate_episode("train", i)[0] for i in (3, 5)], episodes)
+    out = tmp_path / "lr"
+    main(["--task", "langrearrange", "--episodes-file", str(episodes), "--model", "tiny-llama", "--dtype", "float32",
+          "--steps", "16", "--n-steps", "4", "--eval-episodes", "0", "--threads", "1", "--out", str(out)])
+    meta = json.loads((out / "checkpoint" / "agent.json").read_text())
+    assert meta["episodes"] == str(episodes.resolve())
+    with pytest.raises(ValueError, match="--episodes-file is for --task langrearrange, not 'tomato-salad'"):
+        main(["--task", "tomato-salad", "--episodes-file", str(episodes), "--out", str(tmp_path / "ts")])
+
+    agent = load_agent("twosome-zero-shot", model="tiny-llama", dtype="float32")
+    env = gym.make("LangRearrange-v0", episodes=str(episodes), render=False, obs_mode="text")
+    obs, info = env.reset(seed=0)
+    probs = agent.model.policy.action_probabilities(agent.tokens.encode(*read_rearrange(obs, info)))
+    probs = np.asarray(probs).reshape(-1)
+    assert np.all(probs[~info["action_mask"]] == 0) and abs(probs.sum() - 1) < 1e-5
+    assert agent.act(obs, info) == int(np.argmax(probs))  # greedy by default
+    with pytest.raises(ValueError, match="deterministic must be true or false, got 'maybe'"):
+        load_agent("twosome-zero-shot", model="tiny-llama", deterministic="maybe")

@@ -22,6 +22,7 @@ AGENTS: dict[str, Callable[..., Agent] | str] = {
     "zs-llama": "agents.zero_shot:ZSLLaMA",
     "zs-chatgpt": "agents.zero_shot:ZSChatGPT",
     "zs-flamingo": "agents.zero_shot:ZSFlamingo",
+    "twosome-zero-shot": "agents.twosome.agent:zero_shot_agent",
 }
 #: agents whose own draws take a ``seed`` option; ``agents.evaluate --seed`` passes it on to them
 SEEDED_AGENTS = frozenset({"random", "random-masked"})

@@ -35,3 +35,32 @@ class TwosomeAgent(Agent):
         encoded = self.tokens.encode(*read_rearrange(obs, info))
         action, _ = self.model.predict(encoded, deterministic=self.deterministic)
         return int(np.asarray(action).reshape(-1)[0])
+
+
+def zero_shot_agent(model: str = "smollm2-135m", normalisation: str = "word", dtype: str = "auto",
+                    deterministic: str | bool = True, device: str = "auto", **_: Any) -> TwosomeAgent:
+    """TWOSOME's policy before any training, for ``agents.evaluate --agent twosome-zero-shot``: its LoRA
+    adapters start at zero, so it scores the skills with the base LLM (``--opt model=...,normalisation=...``)."""
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.nn.backbone import resolve_llm_dtype, tiny_llama_config
+    from agents.nn.llm import load_tokenizer
+    from agents.training import pick_device
+    from agents.twosome.algorithm import TWOSOME
+    from agents.twosome.prompts import TokenizedActions
+
+    if isinstance(deterministic, str):
+        if deterministic.lower() not in ("true", "false"):
+            raise ValueError(f"deterministic must be true or false, got {deterministic!r}")
+        deterministic = deterministic.lower() == "true"
+    torch_device = pick_device(device)
+    tiny = model == "tiny-llama"  # random weights (tests)
+    tokenizer = load_tokenizer("smollm2-135m" if tiny else model)
+    spaces_env = TokenizedActions(gym.make("LangRearrange-v0", render=False, obs_mode="text"), tokenizer,
+                                  read=read_rearrange)  # only its spaces: the agent encodes what agents.evaluate plays
+    policy_kwargs = {"normalisation": normalisation, "llm_dtype": resolve_llm_dtype(dtype, torch_device),
+                     **({"model_config": tiny_llama_config()} if tiny else {"model": model})}
+    algorithm = TWOSOME("TwosomePolicy", DummyVecEnv([lambda: spaces_env]), device=torch_device,
+                        policy_kwargs=policy_kwargs)
+    return TwosomeAgent(algorithm, name="twosome-zero-shot", deterministic=deterministic)
