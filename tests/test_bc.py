@@ -33,7 +33,7 @@ def greedy_success(checkpoint, indices) -> float:
     return float(np.mean(wins))
 
 
-def test_a_tiny_bc_run_overfits_a_handful_of_episodes(tmp_path):
+def test_a_tiny_bc_run_overfits_a_handful_of_episodes(tmp_path, capsys):
     write_demos(tmp_path / "demos", "train", episodes=3, shard_size=3, progress=False)
     out = tmp_path / "il"
     bc_main(["--demos", str(tmp_path / "demos"), "--episodes", "480", "--batch-episodes", "3", "--lr", "1e-3",
@@ -43,6 +43,22 @@ def test_a_tiny_bc_run_overfits_a_handful_of_episodes(tmp_path):
     assert greedy_success(out / "checkpoint", range(3)) == 1.0
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
     assert meta["name"] == "llarp-il" and meta["bc"]["episodes"] == 480
+    # the per-kind accuracy diagnostic: every step of the three episodes, each kind reproduced
+    from agents.imitation.accuracy import KIND, main as accuracy_main
+    from agents.imitation.demos import load_demos
+    from gym_langrearrange.skills import SkillKind
+
+    accuracy_main(["--agent", str(out / "checkpoint"), "--demos", str(tmp_path / "demos"), "--episodes", "3"])
+    table = capsys.readouterr().out
+    demos = list(load_demos(tmp_path / "demos")[1])
+    for kind in SkillKind:
+        steps = sum(int(KIND[a]) == kind for d in demos for a in d.actions)
+        if steps:
+            assert f"| {kind.name.lower()} | {steps} | 1.00 | 1.00 | 1.00 |" in table, table
+    with pytest.raises(ValueError, match="--agent expert: a LLaRP checkpoint is needed"):
+        accuracy_main(["--agent", "expert", "--demos", str(tmp_path / "demos")])
+    with pytest.raises(ValueError, match="--first 3: .* has no demonstrations past it"):
+        accuracy_main(["--agent", str(out / "checkpoint"), "--demos", str(tmp_path / "demos"), "--first", "3"])
 
 
 def test_bc_resumes_and_refuses_a_finished_or_changed_run(tmp_path, capsys):
