@@ -47,8 +47,9 @@ def accuracy_by_kind(model: Any, env: Any, demos: list, batch_episodes: int = 8)
         argmax = logits.argmax(-1)
         for k in SkillKind:
             rows = kind[target] == int(k)
-            counts[k.name.lower()] += [int(rows.sum()), int((argmax[rows] == target[rows]).sum()),
-                                       int((kind[argmax[rows]] == int(k)).sum()), int((within[rows] == target[rows]).sum())]
+            right, same_kind_argmax = argmax[rows] == target[rows], kind[argmax[rows]] == int(k)
+            counts[k.name.lower()] += [int(rows.sum()), int(right.sum()), int(same_kind_argmax.sum()),
+                                       int((within[rows] == target[rows]).sum())]
     return {k: {"steps": int(c[0]), "skill": c[1] / c[0], "kind": c[2] / c[0], "within_kind": c[3] / c[0]}
             for k, c in counts.items() if c[0]}
 

@@ -15,9 +15,9 @@ tokenizer the learner uses. The format (``FORMAT``):
 
 A folder of *relabelled* episodes (DAgger, ``python -m agents.imitation.dagger``) has the same layout:
 ``actions`` are the skills a learner played, each line adds ``"labels"``, the expert's skill in every
-state the learner reached, and the manifest names the ``"learner"``. ``"search"`` is the expert's order of
-exploration (:data:`agents.expert.SEARCH_ORDERS`; a manifest without it was written by the ``"nearest"`` one). Behaviour cloning re-plays
-``actions`` and learns ``labels`` (:attr:`Demo.targets`).
+state the learner reached, and the manifest names the ``"learner"``. Behaviour cloning re-plays ``actions``
+and learns ``labels`` (:attr:`Demo.targets`). ``"search"`` is the expert's order of exploration
+(:data:`agents.expert.SEARCH_ORDERS`; a manifest without it was written by the ``"nearest"`` one).
 
 Shards are written atomically, one after the other; a killed run resumes at the first missing shard.
 About 130 KB per 1,000 episodes (20 MB for the 150,000 of `train`). :func:`load_demos` checks the manifest and every shard it reads, and
