@@ -15,9 +15,9 @@ opening each once there if it is closed, in one of two orders (``search``):
   receptacle depends on the robot's exact pose in a scene it may never have seen (the ``expert-instruction``
   agent; every navigate is one skill whatever its length, so neither order is shorter on average).
 
-The belief is updated from every state the episode
-passes through, whoever acts, so the expert's action is defined for any state reached by any policy
-given that episode's history (DAgger relabelling): call :meth:`ExploringExpert.observe` on each state.
+The belief is updated from every state the episode passes through, whoever acts, so the expert's action
+is defined for any state reached by any policy given that episode's history (DAgger relabelling): call
+:meth:`ExploringExpert.observe` on each state.
 
 This is the ceiling for a policy that cannot see through walls; the oracle, which reads the true
 state, is the ceiling for one that can.
