@@ -24,6 +24,7 @@ from agents.cli import nonnegative_int, positive_int, run_main
 from agents.core.registry import check_agent_spec, load_agent
 from agents.imitation.bc import episode_batch
 from agents.imitation.demos import load_demos
+from agents.nn.llm import load_tokenizer
 from agents.rearrange import env_factory
 from gym_langrearrange.skills import SKILL_CATALOG, SkillKind
 
@@ -72,8 +73,6 @@ def main(argv: list[str] | None = None) -> None:
     if not demos:
         raise ValueError(f"--first {args.first}: {args.demos} has no demonstrations past it")
     agent = load_agent(args.agent)
-    from agents.nn.llm import load_tokenizer
-
     env = env_factory(load_tokenizer(meta["tokenizer"]), int(meta["max_tokens"]), split=manifest["split"],
                       image_size=int(meta.get("options", {}).get("image_size", 64)), hard=manifest["hard"])()
     table = accuracy_by_kind(agent.model, env, demos)

@@ -110,9 +110,12 @@ def write_demos(out: Path, split: str, episodes: int, shard_size: int = 10_000, 
 DEFINING_KEYS = ("format", "split", "hard", "max_steps", "search", "shard_size", "first", "learner")
 
 
-def manifest_value(manifest: dict[str, Any], key: str) -> Any:
-    """``manifest[key]``, reading the manifests written before ``"search"`` existed as the nearest-first expert's."""
-    return manifest.get(key, "nearest" if key == "search" else None)
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A folder's manifest; one written before ``"search"`` existed is the nearest-first expert's."""
+    manifest = read_json(path, "demonstration manifest")
+    if isinstance(manifest, dict):
+        manifest.setdefault("search", "nearest")
+    return manifest
 
 
 def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode: Callable[[int], Demo], what: str,
@@ -122,11 +125,11 @@ def write_shards(out: Path, manifest: dict[str, Any], indices: range, episode: C
     out.mkdir(parents=True, exist_ok=True)
     manifest_path, shard_size = out / "manifest.json", manifest["shard_size"]
     if manifest_path.exists():
-        old = read_json(manifest_path, "demonstration manifest")
+        old = read_manifest(manifest_path)
         for key in DEFINING_KEYS:
-            if manifest_value(old, key) != manifest_value(manifest, key):
-                raise ValueError(f"{manifest_path}: {key} is {manifest_value(old, key)!r}, this run asks for "
-                                 f"{manifest_value(manifest, key)!r}; use another --out")
+            if old.get(key) != manifest.get(key):
+                raise ValueError(f"{manifest_path}: {key} is {old.get(key)!r}, this run asks for "
+                                 f"{manifest.get(key)!r}; use another --out")
         manifest["shards"] = [s for s in old["shards"] if (out / s["file"]).exists()]
     done = {s["first"] for s in manifest["shards"]}
     bar = tqdm(total=len(indices), desc=what, unit="ep", disable=not progress,
@@ -154,7 +157,7 @@ def load_demos(folder: str | Path, split: str | None = None, hard: bool | None =
     if not manifest_path.exists():
         raise FileNotFoundError(f"no demonstrations in {folder}: {manifest_path} does not exist "
                                 f"(write them with {PROG} --out {folder})")
-    manifest = read_json(manifest_path, "demonstration manifest")
+    manifest = read_manifest(manifest_path)
     if manifest.get("format") != FORMAT:
         raise CorruptFileError(f"{manifest_path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
     for key, wanted in (("split", split), ("hard", hard)):

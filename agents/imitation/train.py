@@ -41,7 +41,7 @@ from agents.checkpoints import recover_checkpoint, save_checkpoint
 from agents.cli import positive_float, positive_int, run_main
 from agents.core.registry import load_model, read_checkpoint_spec
 from agents.imitation.bc import bc_loss, episode_batch, recurrent_bc_loss
-from agents.imitation.demos import load_demos, manifest_value
+from agents.imitation.demos import load_demos
 from agents.llarp import LLaRP, tiny_llama_config
 from agents.lstm import InstructionLstmPolicy
 from agents.lstm.setup import lstm_setup
@@ -188,9 +188,9 @@ def read_demo_folders(folders: list[str], count: int | None, episode_file: str |
         if first is None:
             first = manifest
         for key in ("split", "hard", "max_steps", "search"):
-            if manifest_value(manifest, key) != manifest_value(first, key):
-                raise ValueError(f"--demos {folder}: {key} {manifest_value(manifest, key)!r}, but {folders[0]} has "
-                                 f"{manifest_value(first, key)!r}")
+            if manifest.get(key) != first.get(key):
+                raise ValueError(f"--demos {folder}: {key} {manifest.get(key)!r}, but {folders[0]} has "
+                                 f"{first.get(key)!r}")
         demos += these[:count]
     return first, demos
 
