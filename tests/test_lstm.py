@@ -182,6 +182,32 @@ def test_empty_instruction_rows_give_zeros_not_nans(tokenizer):
     assert all(torch.isfinite(p.grad).all() for p in encoder.parameters() if p.grad is not None)
 
 
+@pytest.mark.parametrize("encoder", ["llm-resampler", "llm-final", "t5"])
+def test_padding_columns_are_dropped_without_changing_the_encoding(tokenizer, encoder):
+    """The language model runs only up to the last real token of the batch: the same encoding as over
+    all columns, the same gradient when fine-tuning."""
+    model = build_instruction_encoder(encoder, config=tiny_config(encoder, tokenizer)).eval()  # no dropout
+    torch.manual_seed(0)
+    tokens = torch.randint(5, 100, (3, 12))
+    mask = (torch.arange(12)[None] < torch.tensor([[4], [7], [2]])).long()  # 5 columns of padding everywhere
+    model.hidden_states = lambda t, m: model.language_model(input_ids=t, attention_mask=m).last_hidden_state
+    full = model.encode(tokens, mask)
+    del model.hidden_states  # back to the trimming method
+    if encoder == "llm-resampler":
+        model._states.clear()  # its frozen states are cached: compute them again
+    calls = []
+    hook = model.language_model.register_forward_pre_hook(lambda mod, args, kw: calls.append(kw["input_ids"].shape),
+                                                          with_kwargs=True)
+    trimmed = model.encode(tokens, mask)
+    hook.remove()
+    assert calls == [(3, 7)]
+    torch.testing.assert_close(trimmed, full, atol=1e-5, rtol=1e-5)
+    assert model.hidden_states(tokens, mask).shape[1] == 12  # callers keep their (U, T, H) shape
+    if encoder != "llm-resampler":  # fine-tuned: the gradient reaches the language model the same way
+        trimmed.sum().backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.language_model.parameters())
+
+
 def test_bad_encoder_options_are_named(tokenizer):
     with pytest.raises(ValueError, match="must be one of t5, llm-resampler, llm-final, got 'flan'"):
         build_instruction_encoder("flan")
