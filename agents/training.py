@@ -211,8 +211,13 @@ def init_policy_from(model: Any, algorithm: Any, folder: str | Path, device: str
     into ``model``, whose policy must have the same parameters; the optimizer starts afresh."""
     folder = Path(folder)
     source = load_model(algorithm, folder / "model.zip", folder / "agent.json", device=device)
+    weights = source.policy.state_dict()
+    if getattr(source.policy, "lstm_critic", True) is None and getattr(model.policy, "lstm_critic", None) is not None:
+        # a compact zoo export (agents.zoo --compact) has no critic LSTM: this run's starts fresh
+        weights = {k: v for k, v in weights.items() if not k.startswith("critic.")}
+        weights.update({k: v for k, v in model.policy.state_dict().items() if k.startswith("lstm_critic.")})
     try:
-        model.policy.load_state_dict(source.policy.state_dict())
+        model.policy.load_state_dict(weights)
     except RuntimeError as e:
         raise SystemExit(f"error: --init-from {folder}: its policy does not fit this run's options "
                          f"({str(e).splitlines()[0]} ...); repeat the options it was trained with") from None
