@@ -55,7 +55,7 @@ def test_a_tiny_bc_run_overfits_a_handful_of_episodes(tmp_path, capsys):
         steps = sum(int(KIND[a]) == kind for d in demos for a in d.actions)
         if steps:
             assert f"| {kind.name.lower()} | {steps} | 1.00 | 1.00 | 1.00 |" in table, table
-    with pytest.raises(ValueError, match="--agent expert: a LLaRP checkpoint is needed"):
+    with pytest.raises(ValueError, match="--agent expert: a LLaRP or LSTM-baseline checkpoint is needed"):
         accuracy_main(["--agent", "expert", "--demos", str(tmp_path / "demos")])
     with pytest.raises(ValueError, match="--first 3: .* has no demonstrations past it"):
         accuracy_main(["--agent", str(out / "checkpoint"), "--demos", str(tmp_path / "demos"), "--first", "3"])
@@ -116,7 +116,7 @@ def test_ppo_starts_from_a_cloned_policy_with_the_value_head_warmed_up_first(tmp
     assert changed and all(k.startswith("value_net.") for k in changed), changed
 
 
-def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path):
+def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path, capsys):
     """The LSTM learns more slowly than LLaRP here: one episode, and the loss must halve."""
     write_demos(tmp_path / "demos", "train", episodes=1, shard_size=1, progress=False)
     out = tmp_path / "lstm"
@@ -128,6 +128,14 @@ def test_the_lstm_baseline_clones_through_recurrent_ppo_s_sequence_pass(tmp_path
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
     assert meta["algorithm"] == "sb3_contrib:RecurrentPPO" and meta["name"].endswith("-il")
     assert 0.0 <= greedy_success(out / "checkpoint", range(1)) <= 1.0  # it loads and plays as an agent
+    from agents.imitation.accuracy import main as accuracy_main  # the per-kind accuracy reads LSTMs too
+    from agents.imitation.demos import load_demos
+
+    capsys.readouterr()
+    accuracy_main(["--agent", str(out / "checkpoint"), "--demos", str(tmp_path / "demos"), "--episodes", "1"])
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    demo = next(iter(load_demos(tmp_path / "demos")[1]))
+    assert sum(int(row[2]) for row in rows) == len(demo.targets)  # every step counted under its kind
 
 
 def test_the_lstm_loss_equals_stepping_the_policy_through_each_episode(tmp_path):
@@ -137,7 +145,7 @@ def test_the_lstm_loss_equals_stepping_the_policy_through_each_episode(tmp_path)
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    from agents.imitation.bc import episode_batch, recurrent_bc_loss
+    from agents.imitation.bc import episode_batch, recurrent_bc_loss, recurrent_logits
     from agents.imitation.demos import load_demos
     from agents.lstm import InstructionLstmPolicy
     from agents.lstm.setup import lstm_setup
@@ -164,6 +172,10 @@ def test_the_lstm_loss_equals_stepping_the_policy_through_each_episode(tmp_path)
                 dist, state = policy.get_distribution(obs, state, torch.tensor([float(j == 0)]))
                 stepped.append(dist.log_prob(batch.actions[i, j][None]))
     assert torch.allclose(loss, -torch.cat(stepped).mean(), atol=1e-5), (loss, -torch.cat(stepped).mean())
+    with torch.no_grad():  # the accuracy tool's logits: the same log-probs at the expert's skills
+        logits = recurrent_logits(policy, batch)
+    picked = logits.log_softmax(-1).gather(-1, batch.actions[..., None])[..., 0][batch.step_mask]
+    assert torch.allclose(picked, torch.cat(stepped), atol=1e-5)
 
 
 def test_the_lstm_baseline_starts_ppo_from_a_cloned_checkpoint_and_refuses_one_that_does_not_fit(tmp_path):

@@ -79,6 +79,24 @@ def recurrent_bc_loss(policy, batch: EpisodeBatch) -> tuple[torch.Tensor, float]
     zero LSTM state, exactly how RecurrentPPO's update reads a rollout's sequences. The second number
     is the share of steps where the expert's skill has probability above 1/2 (so it is the argmax).
     """
+    obs, states, starts = _recurrent_sequences(policy, batch)
+    _, log_prob, _ = policy.evaluate_actions(obs, batch.actions.reshape(-1), states, starts)
+    log_prob = log_prob.reshape(batch.step_mask.shape)[batch.step_mask]  # (n,)
+    return -log_prob.mean(), float((log_prob > np.log(0.5)).float().mean())
+
+
+def recurrent_logits(policy, batch: EpisodeBatch) -> torch.Tensor:
+    """(B, T, A) action logits of a recurrent policy at every step, by the actor half of the pass above."""
+    obs, states, starts = _recurrent_sequences(policy, batch)
+    features = policy.extract_features(obs)
+    features = features if policy.share_features_extractor else features[0]
+    latent, _ = policy._process_sequence(features, states.pi, starts, policy.lstm_actor)
+    logits = policy.action_net(policy.mlp_extractor.forward_actor(latent))  # (B*T, A)
+    return logits.reshape(*batch.step_mask.shape, -1)
+
+
+def _recurrent_sequences(policy, batch: EpisodeBatch):
+    """``batch`` as sb3-contrib's sequence pass reads it: observations (B*T, ...), zero states, start flags."""
     from sb3_contrib.common.recurrent.type_aliases import RNNStates
 
     b, t = batch.step_mask.shape
@@ -91,7 +109,4 @@ def recurrent_bc_loss(policy, batch: EpisodeBatch) -> tuple[torch.Tensor, float]
     # (B, T): each sequence is a whole episode from a zero state. No start flag at t = 0: it would reset a
     # state that is already zero (the same outputs) and send sb3-contrib down its step-by-step loop, where
     # with no flag anywhere it runs the whole sequence in one LSTM call (BC ~3x faster, backward included).
-    starts = torch.zeros(b * t, device=device)
-    _, log_prob, _ = policy.evaluate_actions(obs, batch.actions.reshape(-1), states, starts)
-    log_prob = log_prob.reshape(b, t)[batch.step_mask]  # (n,)
-    return -log_prob.mean(), float((log_prob > np.log(0.5)).float().mean())
+    return obs, states, torch.zeros(b * t, device=device)
