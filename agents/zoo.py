@@ -64,7 +64,9 @@ def _compact_policy(raw: bytes) -> tuple[bytes, int]:
             continue
         if value.is_floating_point():
             same = (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape))
-            value = halves.setdefault(same, value.half())
+            if same not in halves:
+                halves[same] = value.half()
+            value = halves[same]
         out[key] = value
     out["critic.weight"] = torch.zeros(hidden, features, dtype=torch.float16)
     out["critic.bias"] = torch.zeros(hidden, dtype=torch.float16)
