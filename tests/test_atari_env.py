@@ -78,16 +78,24 @@ def test_the_instruction_tokenizes_like_language_rearrangement():
     assert env.observation_space.contains(obs)
 
 
-def test_the_training_command_names_a_bad_game_or_method():
+def test_the_training_command_names_a_bad_game_or_method(capsys):
     import subprocess
     import sys
 
-    for argv, message in [(["--game", "pongg"], "argument --game: unknown Atari game 'pongg'; allowed: alien,"),
-                          (["--game", "pong", "--method", "dqn"], "invalid choice: 'dqn'"),
-                          (["--game", "pong", "--envs", "0"], "argument --envs: expected an integer >= 1, got '0'")]:
-        run = subprocess.run([sys.executable, "-m", "agents.atari.train", *argv], capture_output=True, text=True,
-                             timeout=120)
-        assert run.returncode == 2 and message in run.stderr, (argv, run.stderr[-500:])
+    from agents.atari.train import main
+
+    cases = [(["--game", "pongg"], "argument --game: unknown Atari game 'pongg'; allowed: alien,"),
+             (["--game", "pong", "--method", "dqn"], "invalid choice: 'dqn'"),
+             (["--game", "pong", "--envs", "0"], "argument --envs: expected an integer >= 1, got '0'")]
+    argv, message = cases[0]  # the real command line once; the others through the same main, in this process
+    run = subprocess.run([sys.executable, "-m", "agents.atari.train", *argv], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and message in run.stderr, (argv, run.stderr[-500:])
+    for argv, message in cases[1:]:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err, (argv, err[-500:])
 
 
 def test_scores_of_a_finished_run_are_kept_not_recomputed(tmp_path):

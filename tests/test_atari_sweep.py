@@ -5,14 +5,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from agents.atari.evaluation import RunScores
-from agents.atari.jobs import Job
+from agents.atari.evaluation import SCORES_FILE, RunScores
+from agents.atari.executors import EXECUTORS
+from agents.atari.jobs import Job, JobResult
 from agents.atari.presets import PRESETS, Preset, load_preset
 from agents.atari.sweep import collect_scores, main, parse_shard, run_sweep
+from agents.cli import run_main
+from gym_langrearrange.files import atomic_write_json
 
 TINY_OPTIONS = ["--backbone", "tiny-llama", "--n-steps", "8", "--n-minibatches", "2", "--image-size", "32",
                 "--max-tokens", "16"]
@@ -51,8 +55,14 @@ def test_presets_and_their_jobs():
 
 def test_bad_input_is_one_line_naming_the_value(tmp_path, capsys):
     root = tmp_path / "sweep"
+    # the real command line once: exit status 2, one line, no traceback
+    proc = subprocess.run([sys.executable, "-m", "agents.atari.sweep", "run", "--preset", "nope", "--out", str(root)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip() == ("python -m agents.atari.sweep: error: unknown preset 'nope'; allowed: "
+                                   f"{', '.join(PRESETS)}, or a .json file"), proc.stderr
+    # the rest in this process, through the same entry point (each a fresh interpreter would cost ~5 s)
     for argv, message in [
-        (["run", "--preset", "nope", "--out", str(root)], "unknown preset 'nope'; allowed: paper"),
         (["run", "--preset", "tiny", "--out", str(root), "--executor", "dask"], "invalid choice: 'dask'"),
         (["run", "--preset", "tiny", "--out", str(root), "--shard", "3/2"], "expected i/N with 0 <= i < N"),
         (["run", "--preset", str(tiny_preset(tmp_path, "game.json", games=["pongg"])), "--out", str(root)], "unknown Atari game 'pongg'"),
@@ -61,10 +71,14 @@ def test_bad_input_is_one_line_naming_the_value(tmp_path, capsys):
         (["run", "--preset", "tiny", "--out", str(root), "--executor", "ray", "--ray-address", "127.0.0.1:9"],
          "--ray-address 127.0.0.1:9 does not answer"),
     ]:
-        proc = subprocess.run([sys.executable, "-m", "agents.atari.sweep", *argv], capture_output=True, text=True,
-                              timeout=120)
-        assert proc.returncode == 2, (argv, proc.stderr)
-        assert message in proc.stderr and "Traceback" not in proc.stderr, (argv, proc.stderr)
+        capsys.readouterr()
+        try:
+            code = run_main(main, argv, prog="python -m agents.atari.sweep")
+        except SystemExit as exit_:  # argparse's own errors
+            code = exit_.code
+        err = capsys.readouterr().err
+        assert code == 2, (argv, err)
+        assert message in err.strip().splitlines()[-1] and "Traceback" not in err, (argv, err)  # argparse: usage, then the line
     assert not (root / "breakout").exists()  # nothing was started
 
 
@@ -96,13 +110,28 @@ def test_local_executor_runs_every_job_and_a_second_run_does_nothing(tmp_path, c
         run_sweep(Preset.from_json(tiny_preset(tmp_path, "longer.json", steps=32)), root, "local")
 
 
-def test_shards_split_the_jobs(tmp_path):
-    preset = Preset.from_json(tiny_preset(tmp_path, methods=["llarp"], seeds=[0, 1, 2]))
+def test_shards_split_the_jobs(tmp_path, monkeypatch):
+    """Which jobs each shard dispatches; running them is the executors' tests (a job costs ~20 s here)."""
+    preset = Preset.from_json(tiny_preset(tmp_path, methods=["llarp", "llarp-scratch"], seeds=[0, 1, 2]))
+    dispatched: list[list[str]] = []
+
+    def record(jobs, root, preset, **_):
+        dispatched.append([str(j) for j in jobs])
+        for job in jobs:  # what a finished job leaves: its scores
+            job.folder(root).mkdir(parents=True)
+            scores = RunScores(job.game, job.method, job.seed, preset.steps, [0.0], 0.0, True)
+            atomic_write_json(job.folder(root) / SCORES_FILE, asdict(scores))
+            yield JobResult(job, "finished")
+
+    monkeypatch.setitem(EXECUTORS, "local", record)
     first = run_sweep(preset, tmp_path / "s", "local", shard=(0, 2))
-    assert [str(r.job) for r in first] == ["breakout llarp seed 0", "breakout llarp seed 2"]
     second = run_sweep(preset, tmp_path / "s", "local", shard=(1, 2))
-    assert [str(r.job) for r in second] == ["breakout llarp seed 1"]
-    assert len(finished_scores(tmp_path / "s")) == 3
+    assert [str(r.job) for r in first] == dispatched[0] == [str(j) for j in preset.jobs()[0::2]]
+    assert [str(r.job) for r in second] == dispatched[1] == [str(j) for j in preset.jobs()[1::2]]
+    assert sorted(dispatched[0] + dispatched[1]) == sorted(str(j) for j in preset.jobs())  # each job once
+    assert len(finished_scores(tmp_path / "s")) == 6
+    again = run_sweep(preset, tmp_path / "s", "local", shard=(1, 2))  # a shard that is done runs nothing
+    assert len(dispatched) == 2 and [r.status for r in again] == ["skipped"] * 3
 
 
 # one job each: both methods and two workers at once are the local executor's test; these check the dispatch
@@ -141,7 +170,7 @@ def test_a_job_killed_before_its_first_checkpoint_starts_again(tmp_path):
 
 def test_a_killed_job_resumes_from_its_last_checkpoint(tmp_path):
     """Kill the whole sweep once a job has checkpointed; the next run resumes that job, not restarts it."""
-    preset = tiny_preset(tmp_path, methods=["llarp"], steps=400, eval_episodes=1)
+    preset = tiny_preset(tmp_path, methods=["llarp"], steps=96, eval_episodes=1)  # 6 rollouts of 16 steps
     root = tmp_path / "k"
     argv = [sys.executable, "-m", "agents.atari.sweep", "run", "--preset", str(preset), "--out", str(root),
             "--no-report"]
@@ -154,8 +183,8 @@ def test_a_killed_job_resumes_from_its_last_checkpoint(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = json.loads(agent_json.read_text())["num_timesteps"]
-    assert 0 < killed_at < 400
+    assert 0 < killed_at < 96
     assert subprocess.run(argv, capture_output=True, timeout=300).returncode == 0
     log = (root / "breakout" / "llarp" / "seed0" / "train.log").read_text()
     assert f"resumed from {agent_json.parent} at {killed_at} steps" in log
-    assert RunScores.read(root / "breakout" / "llarp" / "seed0" / "scores.json").steps >= 400
+    assert RunScores.read(root / "breakout" / "llarp" / "seed0" / "scores.json").steps >= 96
