@@ -41,7 +41,7 @@ from agents.cli import comma_list, nonnegative_int, positive_int, run_main
 from agents.core import AGENTS, Agent, InfrastructureError, load_agent
 from agents.core.registry import SEEDED_AGENTS, check_agent_spec
 from agents.results import bar_chart, episode_metrics, markdown_table, summarize, write_csv
-from agents.run_folder import code_version, file_digest, lock
+from agents.run_folder import ResumeMismatch, code_version, file_digest, lock
 from gym_langrearrange.datasets import DATASET_SIZES, DATASETS, load_episodes
 from gym_langrearrange.files import atomic_write_json, atomic_write_text, read_json
 
@@ -270,10 +270,6 @@ def _check_resume(out: Path, cfg: EvalConfig, fingerprint: dict[str, str], has_r
                                  f"checkpoint or the code changed if a fingerprint differs); use another --out, "
                                  f"or delete the folder to start again")
     atomic_write_json(saved, {**asdict(cfg), "fingerprint": fingerprint})
-
-
-class ResumeMismatch(ValueError):
-    """The results folder was made with other settings or inputs."""
 
 
 def _tasks(cfg: EvalConfig, indices: dict[str, list[int]], done: set[tuple[str, int]]) -> list[tuple[str, int, bool]]:

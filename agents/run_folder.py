@@ -23,6 +23,10 @@ class RunFolderBusy(RuntimeError):
     """Another process is writing into the same run folder."""
 
 
+class ResumeMismatch(ValueError):
+    """A run folder was made with other settings or inputs than the command that would resume it."""
+
+
 def lock(folder: str | os.PathLike, what: str) -> FileLock:
     """Take ``folder``'s lock (creating the folder), or raise ``RunFolderBusy`` at once.
 

@@ -25,7 +25,7 @@ from agents.callbacks import (SUCCESS, Checkpointing, EpisodeCurve, EpisodeMetri
 from agents.checkpoints import recover_checkpoint
 from agents.cli import nonnegative_float, nonnegative_int, positive_float, positive_int
 from agents.core.registry import load_model, read_checkpoint_spec
-from agents.run_folder import code_version, file_digest, lock
+from agents.run_folder import ResumeMismatch, code_version, file_digest, lock
 from gym_langrearrange.files import read_json
 
 
@@ -51,7 +51,7 @@ def pick_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {requested} but CUDA is not available; use --device cpu or auto")
+        raise ValueError(f"--device {requested} but CUDA is not available; use --device cpu or auto")
     return requested
 
 
@@ -219,7 +219,7 @@ def init_policy_from(model: Any, algorithm: Any, folder: str | Path, device: str
     try:
         model.policy.load_state_dict(weights)
     except RuntimeError as e:
-        raise SystemExit(f"error: --init-from {folder}: its policy does not fit this run's options "
+        raise ValueError(f"--init-from {folder}: its policy does not fit this run's options "
                          f"({str(e).splitlines()[0]} ...); repeat the options it was trained with") from None
 
 
@@ -255,7 +255,7 @@ def check_resume_options(saved: dict[str, Any] | None, current: dict[str, Any], 
     differ = [f"--{k.replace('_', '-')} {current.get(k)} (checkpoint: {v})"
               for k, v in saved.items() if current.get(k) != v]
     if differ:
-        raise SystemExit(f"error: resuming {checkpoint} with options that differ from the checkpoint's: "
+        raise ResumeMismatch(f"resuming {checkpoint} with options that differ from the checkpoint's: "
                          f"{', '.join(differ)}; repeat the checkpoint's values or use a new --out")
 
 

@@ -196,7 +196,7 @@ def test_the_lstm_baseline_starts_ppo_from_a_cloned_checkpoint_and_refuses_one_t
     cloned = RecurrentPPO.load(str(source / "model.zip")).policy.state_dict()
     tuned = RecurrentPPO.load(str(tmp_path / "rl" / "checkpoint" / "model.zip")).policy.state_dict()
     assert all(torch.allclose(cloned[k].float(), tuned[k].float(), atol=1e-6) for k in cloned)
-    with pytest.raises(SystemExit, match=f"--init-from {source}: its policy does not fit"):
+    with pytest.raises(ValueError, match=f"--init-from {source}: its policy does not fit"):
         lstm_main([*rl, "--lstm-hidden", "64", "--out", str(tmp_path / "other")])
 
 

@@ -15,6 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import gym_langrearrange  # noqa: F401
 from agents.nn import backbone
 from agents.nn.backbone import add_dtype_argument, cpu_bf16_flag, cpu_flags, resolve_llm_dtype
+from agents.run_folder import ResumeMismatch
 from gym_langrearrange.wrappers import TokenizeInstruction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,7 +198,7 @@ def test_train_llarp_records_the_resolved_dtype_and_takes_both_spellings(tmp_pat
     meta = json.loads((out / "checkpoint" / "agent.json").read_text())
     assert meta["options"]["llm_dtype"] == "float32"  # recorded by dest, resolved: resumable anywhere
     train.main(argv + ["--resume", "--steps", "16", "--llm-dtype", "float32"])  # the old spelling still works
-    with pytest.raises(SystemExit, match=r"--llm-dtype bfloat16 \(checkpoint: float32\)"):
+    with pytest.raises(ResumeMismatch, match=r"--llm-dtype bfloat16 \(checkpoint: float32\)"):
         train.main(argv + ["--resume", "--steps", "24", "--dtype", "bfloat16"])
 
 

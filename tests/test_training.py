@@ -4,6 +4,7 @@ from types import SimpleNamespace
 from stable_baselines3.common.logger import configure
 
 from agents.callbacks import HeldOutEvaluation, TrainingClock
+from agents.run_folder import ResumeMismatch
 
 
 def test_a_resumed_run_keeps_its_evaluation_schedule(tmp_path):
@@ -98,7 +99,7 @@ def test_a_run_folder_holds_one_run(tmp_path):
     assert checkpoint.read_bytes() == before
     assert json.loads((out / "checkpoint" / "agent.json").read_text())["num_timesteps"] == 32
     save_episodes([generate_episode("train", i)[0] for i in range(1, 5)], episodes)  # edited at the same path
-    with pytest.raises(SystemExit, match="--episodes-digest .*checkpoint: "):
+    with pytest.raises(ResumeMismatch, match="--episodes-digest .*checkpoint: "):
         train.main(argv + ["--steps", "64", "--resume"])
     for bad in (["--checkpoint-every", "0"], ["--n-steps", "0"], ["--envs", "0"], ["--steps", "-5"],
                 ["--time-budget", "-1"], ["--threads", "0"]):
