@@ -220,7 +220,7 @@ def init_policy_from(model: Any, algorithm: Any, folder: str | Path, device: str
         model.policy.load_state_dict(weights)
     except RuntimeError as e:
         raise ValueError(f"--init-from {folder}: its policy does not fit this run's options "
-                         f"({str(e).splitlines()[0]} ...); repeat the options it was trained with") from None
+                        f"({str(e).splitlines()[0]} ...); repeat the options it was trained with") from None
 
 
 def _nothing_left(args: Any, saved: dict[str, Any], world: int) -> bool:
@@ -256,7 +256,7 @@ def check_resume_options(saved: dict[str, Any] | None, current: dict[str, Any], 
               for k, v in saved.items() if current.get(k) != v]
     if differ:
         raise ResumeMismatch(f"resuming {checkpoint} with options that differ from the checkpoint's: "
-                         f"{', '.join(differ)}; repeat the checkpoint's values or use a new --out")
+                             f"{', '.join(differ)}; repeat the checkpoint's values or use a new --out")
 
 
 def _read_json(path: Path) -> list[Any]:
