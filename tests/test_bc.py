@@ -74,6 +74,45 @@ def test_bc_resumes_and_refuses_a_finished_or_changed_run(tmp_path, capsys):
     assert "nothing to train" in capsys.readouterr().out
 
 
+def test_a_bc_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
+    """Killed in the batch after its first checkpoint, then --resume: the weights and curve of one whole run."""
+    import torch
+
+    import agents.imitation.train as bc_train
+    from agents.llarp import LLaRP
+
+    write_demos(tmp_path / "demos", "train", episodes=3, shard_size=3, progress=False)
+    common = ["--demos", str(tmp_path / "demos"), "--batch-episodes", "2", "--checkpoint-every", "4",
+              "--episodes", "10", *TINY]
+    bc_main([*common, "--out", str(tmp_path / "whole")])
+
+    real_batch, batches = bc_train.episode_batch, []
+
+    def dies_in_the_third_batch(*args, **kwargs):
+        batches.append(1)
+        if len(batches) == 3:  # the checkpoint at 4 episodes is written, the next batch never finishes
+            raise KeyboardInterrupt
+        return real_batch(*args, **kwargs)
+
+    monkeypatch.setattr(bc_train, "episode_batch", dies_in_the_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        bc_main([*common, "--out", str(tmp_path / "killed")])
+    monkeypatch.setattr(bc_train, "episode_batch", real_batch)
+    assert read_json(tmp_path / "killed" / "checkpoint" / "agent.json")["bc"]["episodes"] == 4
+
+    at_kill = LLaRP.load(str(tmp_path / "killed" / "checkpoint" / "model.zip")).policy.state_dict()
+    bc_main([*common, "--out", str(tmp_path / "killed"), "--resume"])
+
+    # the same run up to float rounding (a freshly loaded model's kernels may add in another order)
+    curve, whole_curve = (read_json(tmp_path / name / "bc_curve.json") for name in ("killed", "whole"))
+    assert [c[0] for c in curve] == [c[0] for c in whole_curve] == [4, 8, 10]
+    assert np.allclose(np.array(curve)[:, 1:], np.array(whole_curve)[:, 1:], rtol=1e-5)
+    whole = LLaRP.load(str(tmp_path / "whole" / "checkpoint" / "model.zip")).policy.state_dict()
+    resumed = LLaRP.load(str(tmp_path / "killed" / "checkpoint" / "model.zip")).policy.state_dict()
+    assert all(torch.allclose(whole[k], resumed[k], atol=1e-5) for k in whole)
+    assert any(not torch.allclose(at_kill[k], resumed[k], atol=1e-4) for k in whole)  # it trained on after the kill
+
+
 def test_bc_continues_from_a_zoo_export_into_a_new_folder(tmp_path, capsys):
     import torch
 
