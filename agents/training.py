@@ -33,10 +33,16 @@ def init_distributed(device: str) -> tuple[int, int]:
     """(rank, world size). Under torchrun, joins the process group: nccl on CUDA, gloo on CPU."""
     if "RANK" not in os.environ or dist.is_initialized():
         return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-    backend = "nccl" if device.startswith("cuda") else "gloo"
-    dist.init_process_group(backend)
-    if device.startswith("cuda"):
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    cuda = device.startswith("cuda")
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if cuda and local_rank >= torch.cuda.device_count():
+        gpus = torch.cuda.device_count()
+        raise ValueError(f"LOCAL_RANK {local_rank} would drive GPU {local_rank}, but this machine has {gpus} GPU(s): "
+                         f"start at most {gpus} process(es) per machine (torchrun --nproc_per_node {gpus}), "
+                         "or pass --device cpu")
+    dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        torch.cuda.set_device(local_rank)
     return dist.get_rank(), dist.get_world_size()
 
 

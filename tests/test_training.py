@@ -42,6 +42,21 @@ def test_auto_threads_leave_busy_cores_alone(monkeypatch):
     assert pick_threads("auto") == 2  # the user's (or benchmarks/learning.py's) OMP_NUM_THREADS
 
 
+def test_more_ranks_than_gpus_is_a_one_line_error_before_any_process_group(monkeypatch):
+    import pytest
+    import torch
+    import torch.distributed as dist
+
+    from agents.training import init_distributed
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"LOCAL_RANK 1 .* 1 GPU\(s\).*--nproc_per_node 1.*--device cpu"):
+        init_distributed("cuda")
+    assert not dist.is_initialized()  # nothing was joined: the other ranks are not left waiting in a group
+
+
 def test_the_learning_benchmark_resumes_only_what_exists(tmp_path, monkeypatch):
     import argparse
     import importlib.util
