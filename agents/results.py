@@ -53,7 +53,8 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     normal approximation would reach below 0."""
     p = successes / n
     centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+    # clamped: at 0 (or n) successes rounding can put a bound a hair outside [0, 1], which prints as "-0.0"
+    return max(0.0, (centre - half) / (1 + z * z / n)), min(1.0, (centre + half) / (1 + z * z / n))
 
 
 def pooled_success(summary: dict[str, dict[str, float]], key: str) -> tuple[float, int] | None:

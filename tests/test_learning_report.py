@@ -11,6 +11,9 @@ def test_wilson_interval_matches_published_values_and_stays_in_range():
     assert low == pytest.approx(0.0, abs=1e-12) and high == pytest.approx(1.96 ** 2 / (1000 + 1.96 ** 2))
     low, high = wilson_interval(100, 100)
     assert high == pytest.approx(1.0) and 0.95 < low < 1.0
+    for successes, n in [(0, 10), (0, 50), (0, 100), (10, 10), (50, 50)]:  # never outside [0, 1]: no "-0.0"
+        low, high = wilson_interval(successes, n)
+        assert 0.0 <= low <= high <= 1.0 and f"{100 * low:.1f}" != "-0.0"
 
 
 def test_table_intervals_pool_a_group_s_episodes():
