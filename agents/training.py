@@ -35,8 +35,8 @@ def init_distributed(device: str) -> tuple[int, int]:
         return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
     cuda = device.startswith("cuda")
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if cuda and local_rank >= torch.cuda.device_count():
-        gpus = torch.cuda.device_count()
+    gpus = torch.cuda.device_count() if cuda else 0
+    if cuda and local_rank >= gpus:
         raise ValueError(f"LOCAL_RANK {local_rank} would drive GPU {local_rank}, but this machine has {gpus} GPU(s): "
                          f"start at most {gpus} process(es) per machine (torchrun --nproc_per_node {gpus}), "
                          "or pass --device cpu")

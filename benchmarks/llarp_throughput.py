@@ -11,10 +11,10 @@ update is a warm-up and not counted. Medians over the counted updates.
 To tell a slow implementation from a slow machine, one more round runs under
 ``torch.utils.flop_counter.FlopCounterMode`` (not timed): FLOPs per environment step,
 against the GFLOP/s this CPU reaches on a large matmul in the LLM's dtype with the same
-threads (on a GPU: the GPU's, on a large matmul), give the steps/s the hardware would allow if
-every FLOP ran at matmul peak. At
-the small batches of decoding, the LLM is bound by memory bandwidth instead (its weights
-are read once per decoded step), which is why more envs per process raise steps/s.
+threads (on a GPU: the GPU's), give the steps/s the hardware would allow if every FLOP ran
+at matmul peak. At the small batches of decoding, the LLM is bound by memory bandwidth
+instead (its weights are read once per decoded step), which is why more envs per process raise
+steps/s.
 
 Where the time goes: the share of rollout time spent stepping the environments, and the
 operators that take the most time over one more rollout + update (``torch.profiler``; on a GPU,
@@ -35,6 +35,7 @@ from agents.nn.backbone import add_dtype_argument, resolve_llm_dtype
 from agents.nn.llm import load_tokenizer
 from agents.rearrange import env_factory
 from agents.llarp import LLaRP, tiny_llama_config
+from agents.training import pick_device
 
 
 def main() -> None:
@@ -52,8 +53,7 @@ def main() -> None:
     p.add_argument("--prefix-context", default="recompute", choices=["recompute", "cached"])
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, or auto: cuda where present (as SB3)")
     args = p.parse_args()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    device = torch.device(pick_device(args.device))
     args.dtype = resolve_llm_dtype(args.dtype, device)
     if args.threads:
         torch.set_num_threads(args.threads)
