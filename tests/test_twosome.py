@@ -88,6 +88,34 @@ def test_scores_equal_an_independent_forward_pass_per_candidate(tokenizer, env_i
         assert (probs[~valid] == 0).all() and np.allclose(probs.sum(1), 1)
 
 
+def test_each_distinct_decision_is_scored_once_a_batch_and_once_a_rollout(tokenizer):
+    env, batch = observations("TWOSOME/Entertainment-v0", tokenizer)  # 3 distinct decisions
+    twice = {k: np.concatenate([v, v[::-1]]) for k, v in batch.items()}  # 6 rows: each decision twice
+    policy = make_policy(env)
+    scored, score_rows = [], policy._score_rows
+    policy._score_rows = lambda obs: scored.append(len(obs["valid"])) or score_rows(obs)
+    obs, _ = policy.obs_to_tensor(twice)
+    logits = policy.action_logits(obs)  # with gradients, as in the update
+    assert scored == [3]
+    assert torch.equal(logits[:3], logits[3:].flip(0))
+    every_row = score_rows(obs)  # no deduplication: all 6 rows through the LLM
+    torch.testing.assert_close(logits, every_row, rtol=0, atol=1e-5)
+    # the gradient of a loss over the batch is the same: a repeated decision adds its terms up in one row
+    weights = torch.randn(logits.shape).masked_fill(obs["valid"] == 0, 0)
+    lora = policy.lora_parameters()
+    deduplicated = torch.autograd.grad((logits * weights).sum(), lora)
+    direct = torch.autograd.grad((every_row * weights).sum(), lora)
+    for got, want in zip(deduplicated, direct):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    with torch.no_grad(), policy.fixed_weights():
+        kept = policy.action_logits(obs)
+        again = policy.action_logits({k: v[:2] for k, v in obs.items()})
+    assert scored == [3, 3] and torch.equal(kept, logits.detach()) and torch.equal(again, kept[:2])
+    with torch.no_grad():
+        policy.action_logits(obs)  # outside a rollout nothing is kept
+    assert scored == [3, 3, 3]
+
+
 def test_learn_trains_lora_and_value_head_only_and_save_load_keeps_the_policy(tokenizer, tmp_path):
     venv = DummyVecEnv([lambda: tokenized("TWOSOME/TomatoSalad-v0", tokenizer)] * 2)
     model = TWOSOME("TwosomePolicy", venv, n_steps=8, learning_rate=1e-3, value_learning_rate=1e-3, seed=0,

@@ -137,6 +137,10 @@ class TWOSOME(MacroDiscountRollouts):
         if _init_setup_model:
             self._setup_model()
 
+    def collect_rollouts(self, *args, **kwargs) -> bool:
+        with self.policy.fixed_weights():  # weights change only in train(): a decision is scored once a rollout
+            return super().collect_rollouts(*args, **kwargs)
+
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         return ["policy", "policy.optimizer", "policy.value_optimizer"], []
 

@@ -11,12 +11,15 @@ learn. Scoring packs every env's prompt once and its candidates after it as bran
 action texts short, so this is ~3x faster than the original's one padded sequence per candidate
 (``prompt_reuse=False``, kept for comparison; both give the same numbers). The critic's features
 depend on the prompt only and the backbone is frozen, so they are computed once per distinct prompt
-and kept.
+and kept. A batch scores each distinct decision once, and a rollout (``fixed_weights()``) each
+distinct decision once in all: TWOSOME's tasks have 17-300 distinct states, so most decisions of a
+rollout and of an update window repeat one already scored.
 """
 from __future__ import annotations
 
 import sys
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -34,6 +37,8 @@ NORMALISATIONS = ("word", "token", "none")
 #: logit of an invalid action: finite, so entropies stay finite, as in MaskablePPO
 MASKED_LOGIT = -1e8
 _DTYPE_IDS = {"float32": 0, "bfloat16": 1, "float16": 2}
+#: distinct decisions whose logits ``fixed_weights()`` keeps (a rollout of 4 envs x 32 has at most 128)
+FIXED_SCORES = 4096
 
 
 class TwosomePolicy(BasePolicy):
@@ -86,6 +91,7 @@ class TwosomePolicy(BasePolicy):
             width = h
         self.value_net = nn.Sequential(*layers, nn.Linear(width, 1, bias=False))
         self._features: FrozenOutputCache[torch.Tensor] = FrozenOutputCache(feature_cache)
+        self._fixed_scores: FrozenOutputCache[torch.Tensor] | None = None  # set by fixed_weights()
         self.optimizer = torch.optim.AdamW(self.lora_parameters(), lr=lr_schedule(1), eps=1e-5, weight_decay=0.0)
         self.value_optimizer = torch.optim.Adam(self.value_net.parameters(), lr=value_lr, eps=1e-5)
 
@@ -133,12 +139,33 @@ class TwosomePolicy(BasePolicy):
     # --- scoring ---------------------------------------------------------------------------
 
     def action_logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, A) policy logits: each valid action's normalised score, ``MASKED_LOGIT`` elsewhere."""
-        prompt_ids, prompt_mask = obs["prompt_ids"].long(), obs["prompt_mask"].long()  # (B, Lp), left-padded
+        """(B, A) policy logits: each valid action's normalised score, ``MASKED_LOGIT`` elsewhere.
+
+        Rows that are the same decision (same prompt, same valid actions and texts) are scored once:
+        the paper's tasks have a few dozen distinct states, so a rollout or an update window repeats
+        them many times. Inside ``fixed_weights()`` scores are also kept across calls.
+        """
         valid = obs["valid"].bool()  # (B, A)
         if not valid.any(dim=1).all():
             empty = int((~valid.any(dim=1)).nonzero()[0, 0])
             raise ValueError(f"row {empty} of the batch has no valid action (an empty valid-action set)")
+        scores = self._fixed_scores if self._fixed_scores is not None else FrozenOutputCache(0)
+        rows = scores.get(decision_keys(obs), lambda index: list(self._score_rows(select_rows(obs, index))))
+        return torch.stack(rows)  # duplicates share one row: their gradients add up in it
+
+    @contextmanager
+    def fixed_weights(self) -> Iterator[None]:
+        """Keep every decision's logits while the weights cannot change (a rollout): each is scored once."""
+        self._fixed_scores = FrozenOutputCache(FIXED_SCORES)
+        try:
+            yield
+        finally:
+            self._fixed_scores = None
+
+    def _score_rows(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, A) the logits of ``action_logits``, every row through the LLM."""
+        prompt_ids, prompt_mask = obs["prompt_ids"].long(), obs["prompt_mask"].long()  # (B, Lp), left-padded
+        valid = obs["valid"].bool()  # (B, A)
         rows, acts = valid.nonzero(as_tuple=True)  # (C,): every candidate, as (env row, action id)
         cand_ids = obs["action_ids"].long()[rows, acts]  # (C, La), right-padded
         cand_mask = obs["action_token_mask"].long()[rows, acts]  # (C, La)
@@ -254,6 +281,23 @@ class TwosomePolicy(BasePolicy):
     def _predict(self, observation: dict[str, torch.Tensor], deterministic: bool = False) -> torch.Tensor:
         dist = self.distribution(observation)
         return dist.probs.argmax(-1) if deterministic else dist.sample()
+
+
+def decision_keys(obs: dict[str, torch.Tensor]) -> list[bytes]:
+    """One key per row of a batch: everything its logits depend on (the prompt's real tokens; the valid
+    actions' ids, tokens and word counts), whatever the padding and the invalid actions' slots hold."""
+    prompt = row_keys(obs["prompt_ids"], obs["prompt_mask"])
+    valid = obs["valid"].bool().cpu().numpy()  # (B, A)
+    tokens = (obs["action_ids"].long() * obs["action_token_mask"].long()).cpu().numpy()  # (B, A, La), padding 0
+    words = obs["action_words"].float().cpu().numpy()  # (B, A)
+    return [np.int64(len(p)).tobytes() + p + np.flatnonzero(v).tobytes() + t[v].tobytes() + w[v].tobytes()
+            for p, v, t, w in zip(prompt, valid, tokens, words)]
+
+
+def select_rows(obs: dict[str, torch.Tensor], index: list[int]) -> dict[str, torch.Tensor]:
+    """The rows ``index`` of every tensor of a batch of observations."""
+    rows = torch.as_tensor(index, device=obs["valid"].device)
+    return {k: v[rows] for k, v in obs.items()}
 
 
 def _trim_left(ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,6 +20,7 @@ over ``--eval-episodes`` episodes of the final policy (actions sampled, as the o
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,7 +38,7 @@ from agents.nn.llm import load_tokenizer
 from agents.training import pick_device, pick_threads, run_arguments, run_training
 from agents.twosome.algorithm import TWOSOME
 from agents.twosome.baseline import UniformValidActions, baseline_algorithm, baseline_env_kwargs, make_baseline
-from agents.twosome.policy import NORMALISATIONS
+from agents.twosome.policy import NORMALISATIONS, TwosomePolicy
 from agents.twosome.prompts import TokenizedActions
 from agents.twosome.rearrange import read_rearrange
 from agents.twosome.recipes import RECIPES, TaskRecipe, recipe_of
@@ -135,9 +136,12 @@ def main(argv: list[str] | None = None) -> None:
                        device=device, policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log)
 
     def write_scores(model) -> None:
-        scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, args.split, args.episodes,
-                                                            **eval_kwargs), args.eval_episodes,
-                                   masked=args.method == "random" or (args.method == "ppo" and not recipe.overcooked))
+        masked = args.method == "random" or (args.method == "ppo" and not recipe.overcooked)
+        policy = getattr(model, "policy", None)  # (the uniform reference has none)
+        fixed = policy.fixed_weights() if isinstance(policy, TwosomePolicy) else nullcontext()
+        with fixed:  # the final policy: each distinct decision scored once
+            scores = evaluate_episodes(model, lambda: task_env(recipe, tokenizer, args.split, args.episodes,
+                                                                **eval_kwargs), args.eval_episodes, masked=masked)
         scores.update(task=recipe.env_id, method=args.method, normalisation=args.normalisation,
                       steps=int(model.num_timesteps), seed=args.seed)
         atomic_write_json(out / "scores.json", scores)
