@@ -12,6 +12,7 @@ from agents.nn.backbone import tiny_llama_config
 from agents.nn.llm import load_tokenizer
 from agents.twosome.algorithm import TWOSOME, MacroRolloutBuffer
 from agents.twosome.policy import TwosomePolicy
+from agents.twosome.prefix_tree import pack_prefix_trees
 from agents.twosome.prompts import TokenizedActions, read_text_task
 from gym_langrearrange.twosome import TASKS
 
@@ -70,15 +71,17 @@ def summed_tokens(batch, normalisation):
 
 @pytest.mark.parametrize("normalisation", ["word", "token", "none"])
 @pytest.mark.parametrize("env_id", ["TWOSOME/TomatoLettuceSalad-v0", "TWOSOME/Entertainment-v0"])
-def test_scores_equal_an_independent_forward_pass_per_candidate(tokenizer, env_id, normalisation):
+def test_scores_equal_an_independent_forward_pass_per_candidate(tokenizer, env_id, normalisation, monkeypatch):
     env, batch = observations(env_id, tokenizer)
     policy = make_policy(env, normalisation=normalisation)
     expected = reference_scores(policy, batch, normalisation)
     obs, _ = policy.obs_to_tensor(batch)
     valid = batch["valid"] == 1
     assert (~valid).any() == ("Entertainment" in env_id)  # the household tasks mask actions, the salads do not
-    for reuse in (True, False):
+    # packed prefix trees (one tree for the batch, then one per prompt), and one sequence per candidate
+    for reuse, packed_nodes in ((True, 512), (True, 16), (False, 512)):
         policy.prompt_reuse = reuse
+        monkeypatch.setattr("agents.twosome.policy.PACKED_NODES", packed_nodes)
         with torch.no_grad():
             got = policy.action_logits(obs).numpy()
         # 1e-5 for each token log-prob the score sums: the two paths add the same fp32 terms in another order
@@ -114,6 +117,23 @@ def test_each_distinct_decision_is_scored_once_a_batch_and_once_a_rollout(tokeni
     with torch.no_grad():
         policy.action_logits(obs)  # outside a rollout nothing is kept
     assert scored == [3, 3, 3]
+
+
+def test_prefix_trees_hold_each_distinct_prefix_once():
+    prompts = [[5, 6, 7, 8], [5, 6, 9], [5, 6, 7, 8]]  # the first and last are the same prompt
+    branches = [(0, [1, 2]), (0, [1, 3]), (0, []), (1, [1, 2]), (2, [4])]
+    forest = pack_prefix_trees(prompts, branches, max_nodes=64)
+    assert forest.pack == [0] * 5
+    # 5 6 7 8 | 1 2 | 3 | 9 | 1 2 | 4: shared openings and repeated prompts add no node
+    assert forest.ids.tolist() == [[5, 6, 7, 8, 1, 2, 3, 9, 1, 2, 4]]
+    assert forest.positions.tolist() == [[0, 1, 2, 3, 4, 5, 5, 2, 3, 4, 4]]
+    assert forest.nodes == [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 6], [0, 1, 2, 3], [0, 1, 7, 8, 9], [0, 1, 2, 3, 10]]
+    for path in forest.nodes:  # a token sees exactly its own prefix
+        last = path[-1]
+        assert forest.sees[0, last].nonzero().flatten().tolist() == sorted(path)
+    split = pack_prefix_trees(prompts, branches, max_nodes=8)  # a tree per prompt group that fits
+    assert split.pack == [0, 0, 0, 1, 2] and split.ids.shape == (3, 7)
+    assert split.ids[1, :5].tolist() == [5, 6, 9, 1, 2] and split.sees[1, 5:, 0].all()  # padding sees node 0
 
 
 def test_learn_trains_lora_and_value_head_only_and_save_load_keeps_the_policy(tokenizer, tmp_path):

@@ -6,10 +6,11 @@
     V(prompt) = MLP(last hidden state of the prompt, LoRA disabled)     (the frozen backbone's features)
 
 Actor and critic share one frozen backbone; only the LoRA adapters (actor) and the value head (critic)
-learn. Scoring packs every env's prompt once and its candidates after it as branches of a prefix tree
-(a 4D attention mask), one pass for the whole batch (``prompt_reuse=True``): prompts are long and
-action texts short, so this is ~3x faster than the original's one padded sequence per candidate
-(``prompt_reuse=False``, kept for comparison; both give the same numbers). The critic's features
+learn. Scoring packs the batch's prompts and their candidates as prefix trees (``prefix_tree``: every
+distinct prefix once, a 4D attention mask), one pass for the whole batch (``prompt_reuse=True``):
+prompts are long, share their openings, and action texts are short, so this is several times faster
+than the original's one padded sequence per candidate (``prompt_reuse=False``, kept for comparison;
+both give the same numbers). The critic's features
 depend on the prompt only and the backbone is frozen, so they are computed once per distinct prompt
 and kept. A batch scores each distinct decision once, and a rollout (``fixed_weights()``) each
 distinct decision once in all: TWOSOME's tasks have 17-300 distinct states, so most decisions of a
@@ -32,6 +33,7 @@ from torch.nn import functional as F
 from agents.nn.backbone import LLM_DTYPES, ready_attention_mask, resolve_llm_dtype
 from agents.nn.frozen_cache import FrozenOutputCache, row_keys
 from agents.nn.llm import DEFAULT_MODEL, load_tokenizer, model_source
+from agents.twosome.prefix_tree import pack_prefix_trees
 
 NORMALISATIONS = ("word", "token", "none")
 #: logit of an invalid action: finite, so entropies stay finite, as in MaskablePPO
@@ -39,6 +41,8 @@ MASKED_LOGIT = -1e8
 _DTYPE_IDS = {"float32": 0, "bfloat16": 1, "float16": 2}
 #: distinct decisions whose logits ``fixed_weights()`` keeps (a rollout of 4 envs x 32 has at most 128)
 FIXED_SCORES = 4096
+#: positions per packed sequence of the scoring pass (bounds its N x N attention)
+PACKED_NODES = 512
 
 
 class TwosomePolicy(BasePolicy):
@@ -197,42 +201,26 @@ class TwosomePolicy(BasePolicy):
         return F.log_softmax(logits, dim=-1).gather(1, targets.reshape(-1, 1)).view(targets.shape)
 
     def _candidate_log_probs_reusing(self, prompt_ids, prompt_mask, rows, cand_ids, cand_mask) -> torch.Tensor:
-        """(C, La) log p of each candidate token, in one packed pass where each prompt appears once.
+        """(C, La) log p of each candidate token, from one pass over the batch packed as prefix trees.
 
-        Row b of the batch holds env b's prompt, then each of its candidates (all tokens but the last,
-        which is never an input), padded to the longest row. A candidate's tokens attend to their env's
-        prompt and to their own earlier tokens; positions continue from the prompt's end (a prefix tree).
+        Each distinct prefix of the prompts and of prompt + candidate (all its tokens but the last, which
+        is never an input) is one position of a packed sequence; a token attends to its ancestors only
+        and its position is its depth, so it gets the hidden state it has alone (``prefix_tree``).
         """
         dev = prompt_ids.device
-        n_rows = prompt_ids.shape[0]
-        p_len, c_len, owner = prompt_mask.sum(1).tolist(), cand_mask.sum(1).tolist(), rows.tolist()
-        ids = [list(prompt_ids[b, prompt_ids.shape[1] - p_len[b]:].tolist()) for b in range(n_rows)]
-        pos = [list(range(p_len[b])) for b in range(n_rows)]
-        branch = [[-1] * p_len[b] for b in range(n_rows)]
-        start = []  # (row, column) where each candidate's tokens begin
-        for c, b in enumerate(owner):
-            n = c_len[c] - 1
-            start.append(len(ids[b]))
-            ids[b] += cand_ids[c, :n].tolist()
-            pos[b] += range(p_len[b], p_len[b] + n)
-            branch[b] += [c] * n
-        width = max(len(r) for r in ids)
-
-        def padded(rows_, fill):
-            return torch.tensor([r + [fill] * (width - len(r)) for r in rows_], device=dev)
-
-        ids_t, pos_t, branch_t = padded(ids, 0), padded(pos, 0), padded(branch, -2)  # (B, L); -2: padding
-        sees = ((branch_t[:, None, :] != -2) & (pos_t[:, None, :] <= pos_t[:, :, None])
-                & ((branch_t[:, None, :] == -1) | (branch_t[:, None, :] == branch_t[:, :, None])))  # (B, q, k)
-        sees[:, :, 0] |= branch_t == -2  # a padding query sees one key (its output is never read), not none
-        mask = ready_attention_mask(sees[:, None], self.llm.config, LLM_DTYPES[self.llm_dtype_name])
-        hidden = self._decode(ids_t, mask, pos_t)  # (B, L, D)
+        p_len, c_len = prompt_mask.sum(1).tolist(), cand_mask.sum(1).tolist()
+        prompts = [prompt_ids[b, prompt_ids.shape[1] - n:].tolist() for b, n in enumerate(p_len)]
+        owner = rows.tolist()
+        branches = [(b, cand_ids[c, :c_len[c] - 1].tolist()) for c, b in enumerate(owner)]
+        forest = pack_prefix_trees(prompts, branches, PACKED_NODES, dev)
+        mask = ready_attention_mask(forest.sees[:, None], self.llm.config, LLM_DTYPES[self.llm_dtype_name])
+        hidden = self._decode(forest.ids, mask, forest.positions)  # (P, N, D)
+        # the node whose output predicts candidate token t: token p_len - 1 + t of prompt + candidate
         la = cand_ids.shape[1]
-        # the hidden state that predicts candidate token t: its prompt's last for t = 0, else its token t - 1
-        column = torch.tensor(start, device=dev)[:, None] + torch.arange(-1, la - 1, device=dev)[None]  # (C, La)
-        column[:, 0] = torch.tensor(p_len, device=dev)[rows] - 1
-        column = torch.where(cand_mask.bool(), column, 0)
-        return self._token_log_probs(hidden[rows[:, None], column], cand_ids)
+        column = torch.tensor([[path[p_len[b] - 1 + t] if t < c_len[c] else 0 for t in range(la)]
+                               for c, (b, path) in enumerate(zip(owner, forest.nodes))], device=dev)  # (C, La)
+        pack = torch.tensor(forest.pack, device=dev)[:, None]  # (C, 1)
+        return self._token_log_probs(hidden[pack, column], cand_ids)
 
     def _candidate_log_probs_full(self, prompt_ids, prompt_mask, rows, cand_ids, cand_mask) -> torch.Tensor:
         """(C, La) the same, one padded sequence prompt + action per candidate (the original's way)."""
