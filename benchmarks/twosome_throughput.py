@@ -7,7 +7,9 @@ does per env step); the critic's features are kept per distinct prompt, so they 
 here and excluded. Per task, 4 envs walk a random valid path for a few steps to get varied prompts;
 each round times one batched decision for all envs, in both modes, alternating; medians of the
 rounds, and the ratio measured in the same run. Also the PPO actor pass (forward + backward of the
-scores of a minibatch of 4), which the update repeats 32 times per rollout.
+scores of an accumulation window of 32 samples, the update's unit: 4 per rollout of 128 decisions),
+and end to end, ``TWOSOME.learn`` for ``--learn`` decisions from the untrained policy (rollouts, where
+each distinct decision is scored once, and updates): what a training run gets per second.
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 import gym_langrearrange  # noqa: F401  (registers the ids)
 from agents.nn.backbone import add_dtype_argument
-from agents.twosome import TokenizedActions, TwosomePolicy
+from agents.twosome import TWOSOME, TokenizedActions, TwosomePolicy
 from agents.nn.llm import load_tokenizer
 from gym_langrearrange.twosome import TASKS
 
@@ -55,6 +58,7 @@ def main() -> None:
     p.add_argument("--envs", type=int, default=4)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--learn", type=int, default=512, help="decisions of TWOSOME.learn timed per task (0: none)")
     add_dtype_argument(p)
     args = p.parse_args()
     if args.threads:
@@ -63,7 +67,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"TWOSOME decisions/s, {args.model}, {args.envs} envs, LLM dtype {args.dtype}, "
           f"{torch.get_num_threads()} threads; medians of {args.rounds} rounds")
-    print(f"{'task':<32}{'prompt tok':>11}{'cands':>7}{'reuse':>9}{'no reuse':>10}{'ratio':>7}{'actor f+b s':>13}")
+    print(f"{'task':<32}{'prompt tok':>11}{'cands':>7}{'reuse':>9}{'no reuse':>10}{'ratio':>7}{'actor f+b s':>13}"
+          f"{'learn dec/s':>13}")
     policy = None
     for env_id in TASKS:
         batch = batch_of_states(env_id, tokenizer, args.envs, rng)
@@ -87,17 +92,30 @@ def main() -> None:
                 seconds[reuse].append(timed(decide(reuse), 1))
         with_reuse, without = statistics.median(seconds[True]), statistics.median(seconds[False])
         policy.prompt_reuse = True
-        actions = torch.as_tensor(batch["valid"].argmax(1))
+        window = {k: np.concatenate([v] * (32 // args.envs + 1))[:32] for k, v in batch.items()}  # 32 samples
+        window_obs, _ = policy.obs_to_tensor(window)
+        actions = torch.as_tensor(window["valid"].argmax(1))
 
         def actor_pass():
-            _, log_prob, entropy = policy.evaluate_actions(obs, actions)
+            _, log_prob, entropy = policy.evaluate_actions(window_obs, actions)
             (-(log_prob.mean() + 0.01 * entropy.mean())).backward()
             policy.optimizer.zero_grad()
 
         backward = timed(actor_pass, max(2, args.rounds // 2))
         print(f"{env_id:<32}{batch['prompt_mask'].sum(1).mean():>11.0f}{batch['valid'].sum():>7d}"
               f"{args.envs / with_reuse:>9.1f}{args.envs / without:>10.1f}{without / with_reuse:>6.1f}x"
-              f"{backward:>13.2f}")
+              f"{backward:>13.2f}{learn_rate(env_id, tokenizer, args) if args.learn else float('nan'):>13.1f}",
+              flush=True)
+
+
+def learn_rate(env_id: str, tokenizer, args) -> float:
+    """Decisions per second of ``TWOSOME.learn(args.learn)`` on ``args.envs`` envs, from the untrained policy."""
+    venv = DummyVecEnv([lambda: TokenizedActions(gym.make(env_id, obs_mode="text"), tokenizer)] * args.envs)
+    model = TWOSOME("TwosomePolicy", venv, learning_rate=1e-6, value_learning_rate=5e-5, seed=0,
+                    policy_kwargs={"model": args.model, "llm_dtype": args.dtype})
+    start = time.perf_counter()
+    model.learn(args.learn)
+    return args.learn / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ learn. Scoring packs the batch's prompts and their candidates as prefix trees (`
 distinct prefix once, a 4D attention mask), one pass for the whole batch (``prompt_reuse=True``):
 prompts are long, share their openings, and action texts are short, so this is several times faster
 than the original's one padded sequence per candidate (``prompt_reuse=False``, kept for comparison;
-both give the same numbers). The critic's features
-depend on the prompt only and the backbone is frozen, so they are computed once per distinct prompt
-and kept. A batch scores each distinct decision once, and a rollout (``fixed_weights()``) each
-distinct decision once in all: TWOSOME's tasks have 17-300 distinct states, so most decisions of a
-rollout and of an update window repeat one already scored.
+both give the same numbers). The critic's features depend on the prompt only and the backbone is
+frozen, so they are computed once per distinct prompt and kept. A batch scores each distinct decision
+once, and a rollout (``fixed_weights()``) each distinct decision once in all: random play visits 17 to
+~300 distinct states of TWOSOME's tasks, so most decisions of a rollout and of an update window repeat
+one already scored.
 """
 from __future__ import annotations
 

@@ -4,11 +4,10 @@ TWOSOME scores each valid action's text after its prompt. Prompts of one task sh
 words (the task's description, the room, what is held), and the texts of one prompt share their first
 words ("walk to the ..."). Packing all of them as one tree per sequence, where a token attends to its
 ancestors only and its position is its depth, gives every token exactly the hidden state it has in
-its own unpacked sequence, while each shared prefix is computed once.
+its own unpacked sequence, while each shared prefix is computed once:
 
-    prompt A: You are in the kitchen . ...        node ids:  0 1 2 3 4 ...
-    prompt B: You are in the bedroom . ...                   (0 1 2 3 shared) 9 ...
-    A + "walk to the bathroom", A + "walk to the sofa":     "walk to the" once, then two leaves
+    "You are in the kitchen ..." and "You are in the bedroom ...": "You are in the" once, then two branches
+    kitchen prompt + "walk to the bathroom" and + "walk to the sofa": "walk to the" once, then two leaves
 """
 from __future__ import annotations
 
@@ -66,9 +65,9 @@ def pack_prefix_trees(prompts: list[list[int]], branches: list[tuple[int, list[i
                       device: torch.device | str = "cpu") -> PrefixForest:
     """Pack ``prompts`` and the ``branches`` that continue them ((prompt index, tokens)) into trees.
 
-    A prompt and all its branches go into one tree; a tree takes prompts until the next one could
-    push it past ``max_nodes`` (a single larger prompt gets a tree of its own), which bounds the
-    attention's N x N work. Branches must be grouped by prompt, in order of first appearance.
+    A prompt and its branches go into one tree; a tree takes prompts until the next one could push it
+    past ``max_nodes`` (a single larger prompt gets a tree of its own), which bounds the attention's
+    N x N work. Give each prompt's branches together: a new tree can start only where the prompt changes.
     """
     trees: list[_Tree] = []
     pack, nodes = [], []
