@@ -26,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from agents.results import wilson_interval  # noqa: E402
 from agents.twosome.recipes import RECIPES  # noqa: E402
 from gym_langrearrange.files import atomic_write_json  # noqa: E402
 
@@ -94,6 +95,21 @@ def run(args) -> None:
             print(f"{task} {method}: " + ("done" if code == 0 else f"FAILED (exit {code}, see {out / 'train.log'})"))
 
 
+def budget(task: str, method: str) -> int | None:
+    """The decisions ``method`` is meant to train on ``task`` (None for the untrained ones)."""
+    if method in ("zero-shot", "random"):
+        return None
+    return SCHEDULES.get(method, RECIPES[task].steps)
+
+
+def success_cell(scores: dict | None) -> str:
+    """Success rate with its 95% Wilson interval over the scored episodes."""
+    if not scores:
+        return "-"
+    low, high = wilson_interval(scores["success"] * scores["episodes"], scores["episodes"])
+    return f"{scores['success']:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def first_reaching(curve: list, target: float) -> int | None:
     """Decisions until the training curve (mean return of recent episodes) first reached ``target``."""
     return next((int(step) for step, value in curve if value >= target - 1e-3), None)
@@ -150,8 +166,8 @@ def report(args) -> None:
     kept = to / "runs"
     if args.root:
         keep_results(Path(args.root).expanduser(), kept, args.retention)
-    rows = ["| task | method | decisions trained | success | return | optimal return | first reached at |",
-            "|---|---|---:|---:|---:|---:|---:|"]
+    rows = ["| task | method | decisions trained | budget | success [95% interval] | return | optimal return | "
+            "first reached at |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     kept_nll = ["| task | method | NLL with LoRA | NLL of the base LLM |", "|---|---|---:|---:|"]
     tasks = [t for t in TASKS if (kept / t).is_dir()]
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.5 * max(len(tasks), 1), 3.6), squeeze=False)
@@ -169,10 +185,13 @@ def report(args) -> None:
             reached = first_reaching(curve, OPTIMAL_RETURN[task]) if curve else None
             fmt = (lambda v: "-" if v is None else f"{v:.2f}")
             steps = scores["steps"] if scores else (curve[-1][0] if curve else 0)
-            status = "" if scores else " (running)"
+            planned = budget(task, method)
+            # a run stopped by its time budget (or --steps) before its schedule's end is scored, and marked
+            status = " (running)" if not scores else (" (cut)" if planned and steps < planned else "")
             # a running run has no final evaluation yet: its return is that of its recent training episodes
             shown_return = fmt(scores["return"]) if scores else (f"{curve[-1][1]:.2f} (training)" if curve else "-")
-            rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {fmt(scores and scores['success'])} | "
+            rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {'-' if planned is None else f'{planned:,}'} | "
+                        f"{success_cell(scores)} | "
                         f"{shown_return} | {OPTIMAL_RETURN[task]:.3f} | "
                         f"{'-' if reached is None else f'{reached:,}'} |")
             if (out / "retention.json").exists():

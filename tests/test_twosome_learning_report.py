@@ -33,9 +33,10 @@ def test_report_keeps_results_across_runs_folders(tmp_path, capsys):
     twosome_learning.main(["report", "--root", str(second), "--to", str(to), "--no-retention"])
     assert "word: kept the finished result" in capsys.readouterr().out
     table = (to / "table.md").read_text()
-    assert "| food-preparation | PPO (MLP) | 50,176 | 1.00 | 0.77 | 0.774 | 20,000 |" in table
-    assert "| food-preparation | TWOSOME, word norm. | 8,192 | 0.50 | 0.40 |" in table  # not the unfinished rerun
-    assert "| food-preparation | zero-shot (TWOSOME untrained) | 0 | 0.00 | 0.00 |" in table
+    assert "| food-preparation | PPO (MLP) | 50,176 | 50,000 | 1.00 [0.96, 1.00] | 0.77 | 0.774 | 20,000 |" in table
+    # not the unfinished rerun; stopped at 8,192 of its 50,000 decisions, so marked as cut
+    assert "| food-preparation | TWOSOME, word norm. (cut) | 8,192 | 50,000 | 0.50 [0.40, 0.60] | 0.40 |" in table
+    assert "| food-preparation | zero-shot (TWOSOME untrained) | 0 | - | 0.00 [0.00, 0.04] | 0.00 |" in table
     # without --root the table is redrawn from the kept files alone, identically
     twosome_learning.main(["report", "--to", str(to), "--no-retention"])
     assert (to / "table.md").read_text() == table and (to / "curves.png").stat().st_size > 0
@@ -44,7 +45,8 @@ def test_report_keeps_results_across_runs_folders(tmp_path, capsys):
     write_run(third, "food-preparation", "word", scores=scores(0.9, 0.7, 50000))
     twosome_learning.main(["report", "--root", str(third), "--to", str(to), "--no-retention"])
     assert not (to / "runs" / "food-preparation" / "word" / "curve.json").exists()
-    assert "| food-preparation | TWOSOME, word norm. | 50,000 | 0.90 | 0.70 |" in (to / "table.md").read_text()
+    assert "| food-preparation | TWOSOME, word norm. | 50,000 | 50,000 | 0.90 [0.83, 0.94] | 0.70 |" in (
+        to / "table.md").read_text()
 
 
 def test_prior_along_the_optimal_episodes(tmp_path):
