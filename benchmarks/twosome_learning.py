@@ -12,8 +12,8 @@ run resumes from its checkpoint (a finished one is skipped). ``report`` first co
 machine: a report without ``--root`` redraws from them alone), then writes ``curves.png`` (discounted
 return of recent training episodes against decisions, per task), ``table.md`` (per task and method: the
 final policy's success and return over its evaluation episodes, the decisions until the training curve
-first reached the optimal return, the budget) and the retention of the LLM's language modelling after
-LoRA training (mean token NLL on a fixed text with the adapters on and off).
+first reached the optimal return, the budget) and what LoRA training left of the LLM's language abilities
+(``agents.twosome.retention``: NLL of a held-out passage and multiple-choice answers, adapters on and off).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from agents.results import wilson_interval  # noqa: E402
 from agents.twosome.recipes import RECIPES  # noqa: E402
+from agents.twosome.retention import QUESTIONS  # noqa: E402
 from gym_langrearrange.files import atomic_write_json  # noqa: E402
 
 TASKS = tuple(t for t, r in RECIPES.items() if not r.rearrange)
@@ -48,11 +49,6 @@ FLAT_STYLE = {"zero-shot": dict(ls="--", color="grey"), "random": dict(ls="-.", 
 #: the optimal episodes' discounted returns (shared/spec/twosome.md: 6/28, 10/45, 6 and 11 steps)
 OPTIMAL_RETURN = {"tomato-salad": 0.9205, "tomato-lettuce-salad": 0.9477, "food-preparation": 0.95 ** 5,
                   "entertainment": 0.95 ** 10}
-#: the text whose likelihood measures what the LLM kept of its language modelling
-RETENTION_TEXT = ("The kitchen was quiet in the early morning. She put the kettle on, opened the window, and "
-                  "watched the rain fall over the garden while the bread warmed in the oven.")
-
-
 def names(text: str, allowed, what: str) -> list[str]:
     items = list(allowed) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
@@ -115,22 +111,18 @@ def first_reaching(curve: list, target: float) -> int | None:
     return next((int(step) for step, value in curve if value >= target - 1e-3), None)
 
 
-def retention(checkpoint: Path) -> tuple[float, float] | None:
-    """(NLL with LoRA, NLL without) of the retention text, per token, for a TWOSOME checkpoint."""
-    import torch
+def retention(checkpoint: Path) -> dict | None:
+    """``agents.twosome.retention`` of a TWOSOME checkpoint: held-out NLL and multiple-choice accuracy, with
+    the LoRA adapters on and off."""
+    from dataclasses import asdict
 
     from agents.twosome import TWOSOME
+    from agents.twosome.retention import measure
 
     if not (checkpoint / "model.zip").exists():
         return None
-    model = TWOSOME.load(str(checkpoint / "model.zip"), device="cpu")
-    llm, tok = model.policy.llm, model.policy.tokenizer
-    ids = torch.tensor([tok(RETENTION_TEXT)["input_ids"]])
-    with torch.no_grad():
-        with_lora = float(llm(input_ids=ids, labels=ids).loss)
-        with llm.disable_adapter():
-            without = float(llm(input_ids=ids, labels=ids).loss)
-    return with_lora, without
+    trained, base = measure(TWOSOME.load(str(checkpoint / "model.zip"), device="cpu").policy)
+    return {"with_lora": asdict(trained), "base": asdict(base)}
 
 
 def keep_results(root: Path, kept: Path, with_retention: bool) -> None:
@@ -151,9 +143,18 @@ def keep_results(root: Path, kept: Path, with_retention: bool) -> None:
             for name in RESULT_FILES:
                 if (src / name).exists():
                     atomic_write_json(dst / name, json.loads((src / name).read_text()))
-            nll = retention(src / "checkpoint") if with_retention and method in TWOSOME_METHODS else None
-            if nll:
-                atomic_write_json(dst / "retention.json", {"with_lora": nll[0], "base": nll[1]})
+            kept_retention = retention(src / "checkpoint") if with_retention and method in TWOSOME_METHODS else None
+            if kept_retention:
+                atomic_write_json(dst / "retention.json", kept_retention)
+
+
+def retention_cells(path: Path) -> str:
+    """The retention row's figures from a kept ``retention.json``."""
+    kept = json.loads(path.read_text())
+    on, off = kept["with_lora"], kept["base"]
+    right = len(QUESTIONS)
+    return (f"{on['nll']:.3f} | {off['nll']:.3f} | {round(on['choice_accuracy'] * right)}/{right} | "
+            f"{round(off['choice_accuracy'] * right)}/{right}")
 
 
 def report(args) -> None:
@@ -168,7 +169,8 @@ def report(args) -> None:
         keep_results(Path(args.root).expanduser(), kept, args.retention)
     rows = ["| task | method | decisions trained | budget | success [95% interval] | return | optimal return | "
             "first reached at |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    kept_nll = ["| task | method | NLL with LoRA | NLL of the base LLM |", "|---|---|---:|---:|"]
+    kept_retention = ["| task | method | NLL, LoRA on | NLL, base LLM | right answers, LoRA on | right answers, base LLM |",
+                      "|---|---|---:|---:|---:|---:|"]
     tasks = [t for t in TASKS if (kept / t).is_dir()]
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.5 * max(len(tasks), 1), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -195,8 +197,7 @@ def report(args) -> None:
                         f"{shown_return} | {OPTIMAL_RETURN[task]:.3f} | "
                         f"{'-' if reached is None else f'{reached:,}'} |")
             if (out / "retention.json").exists():
-                nll = json.loads((out / "retention.json").read_text())
-                kept_nll.append(f"| {task} | {LABELS[method]} | {nll['with_lora']:.3f} | {nll['base']:.3f} |")
+                kept_retention.append(f"| {task} | {LABELS[method]} | {retention_cells(out / 'retention.json')} |")
         ax.axhline(OPTIMAL_RETURN[task], color="black", lw=0.8, ls=":", label="optimal")
         ax.set_title(task)
         ax.set_xlabel("decisions")
@@ -205,8 +206,10 @@ def report(args) -> None:
     fig.tight_layout()
     fig.savefig(to / "curves.png", dpi=120)
     text = "\n".join(rows) + "\n"
-    if len(kept_nll) > 2:
-        text += "\nRetention (mean token NLL of a fixed English passage; lower is better):\n\n" + "\n".join(kept_nll) + "\n"
+    if len(kept_retention) > 2:
+        text += (f"\nRetention (`agents/twosome/retention.py`): mean token NLL of a held-out passage (lower is better) "
+                 f"and right answers of {len(QUESTIONS)} four-way questions, with the LoRA adapters on and off:\n\n"
+                 + "\n".join(kept_retention) + "\n")
     (to / "table.md").write_text(text)
     print(text)
 

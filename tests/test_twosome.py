@@ -14,6 +14,7 @@ from agents.twosome.algorithm import TWOSOME, MacroRolloutBuffer
 from agents.twosome.policy import TwosomePolicy
 from agents.twosome.prefix_tree import pack_prefix_trees
 from agents.twosome.prompts import TokenizedActions, read_text_task
+from agents.twosome.retention import QUESTIONS, choice_accuracy, measure
 from gym_langrearrange.twosome import TASKS
 
 OPTIMAL = {"TWOSOME/TomatoSalad-v0": [0, 2, 4, 0, 1, 3], "TWOSOME/TomatoLettuceSalad-v0": [0, 4, 7, 1, 5, 7, 3, 1, 0, 6],
@@ -355,3 +356,21 @@ def test_twosome_trains_on_an_episode_file_and_its_zero_shot_policy_is_an_agent(
     assert agent.act(obs, info) == int(np.argmax(probs))  # greedy by default
     with pytest.raises(ValueError, match="deterministic must be true or false, got 'maybe'"):
         load_agent("twosome-zero-shot", model="tiny-llama", deterministic="maybe")
+
+
+def test_retention_with_the_adapters_off_is_the_base_model_exactly(tokenizer, monkeypatch):
+    env, _ = observations("TWOSOME/FoodPreparation-v0", tokenizer, n=1)
+    fresh = make_policy(env)  # LoRA's B matrices start at zero: its adapters change nothing yet
+    trained = make_policy(env)  # the same seed: the same backbone
+    with torch.no_grad():
+        for p in trained.lora_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    on, off = measure(trained)
+    assert off == measure(fresh)[0]  # bit for bit: NLL and answers
+    assert on.nll != off.nll
+    # the answer is the scorer's first choice, counted against each question's right one
+    right = torch.tensor([q.right for q in QUESTIONS])
+    monkeypatch.setattr(trained, "action_logits", lambda obs: torch.nn.functional.one_hot(right, 4).float())
+    assert choice_accuracy(trained) == 1.0
+    monkeypatch.setattr(trained, "action_logits", lambda obs: torch.eye(4)[torch.zeros(len(QUESTIONS), dtype=int)])
+    assert choice_accuracy(trained) == np.mean(right.numpy() == 0) == 0.25
