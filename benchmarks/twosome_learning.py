@@ -200,7 +200,8 @@ def report(args) -> None:
                 kept_retention.append(f"| {task} | {LABELS[method]} | {retention_cells(out / 'retention.json')} |")
         ax.axhline(OPTIMAL_RETURN[task], color="black", lw=0.8, ls=":", label="optimal")
         ax.set_title(task)
-        ax.set_xlabel("decisions")
+        ax.set_xscale("log")  # runs cut at a few thousand decisions sit beside PPO's 500,000
+        ax.set_xlabel("decisions (log scale)")
         ax.set_ylabel("discounted return")
         ax.legend(fontsize=7)
     fig.tight_layout()
