@@ -49,6 +49,8 @@ FLAT_STYLE = {"zero-shot": dict(ls="--", color="grey"), "random": dict(ls="-.", 
 #: the optimal episodes' discounted returns (shared/spec/twosome.md: 6/28, 10/45, 6 and 11 steps)
 OPTIMAL_RETURN = {"tomato-salad": 0.9205, "tomato-lettuce-salad": 0.9477, "food-preparation": 0.95 ** 5,
                   "entertainment": 0.95 ** 10}
+
+
 def names(text: str, allowed, what: str) -> list[str]:
     items = list(allowed) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
     for item in items:
@@ -169,8 +171,8 @@ def report(args) -> None:
         keep_results(Path(args.root).expanduser(), kept, args.retention)
     rows = ["| task | method | decisions trained | budget | success [95% interval] | return | optimal return | "
             "first reached at |", "|---|---|---:|---:|---:|---:|---:|---:|"]
-    kept_retention = ["| task | method | NLL, LoRA on | NLL, base LLM | right answers, LoRA on | right answers, base LLM |",
-                      "|---|---|---:|---:|---:|---:|"]
+    kept_retention = ["| task | method | NLL, LoRA on | NLL, base LLM | right answers, LoRA on | "
+                      "right answers, base LLM |", "|---|---|---:|---:|---:|---:|"]
     tasks = [t for t in TASKS if (kept / t).is_dir()]
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(4.5 * max(len(tasks), 1), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -192,8 +194,8 @@ def report(args) -> None:
             status = " (running)" if not scores else (" (cut)" if planned and steps < planned else "")
             # a running run has no final evaluation yet: its return is that of its recent training episodes
             shown_return = fmt(scores["return"]) if scores else (f"{curve[-1][1]:.2f} (training)" if curve else "-")
-            rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {'-' if planned is None else f'{planned:,}'} | "
-                        f"{success_cell(scores)} | "
+            shown_budget = "-" if planned is None else f"{planned:,}"
+            rows.append(f"| {task} | {LABELS[method]}{status} | {steps:,} | {shown_budget} | {success_cell(scores)} | "
                         f"{shown_return} | {OPTIMAL_RETURN[task]:.3f} | "
                         f"{'-' if reached is None else f'{reached:,}'} |")
             if (out / "retention.json").exists():
