@@ -291,11 +291,17 @@ def report(args: argparse.Namespace) -> None:
     panels = [(by_rl, "steps", f"environment steps on {TRAIN_SPLIT} (PPO)"),
               (by_bc, "episodes", f"demonstrations of {TRAIN_SPLIT} cloned")]
     panels = [panel for panel in panels if panel[0]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.6), squeeze=False)
+    # success on top; below, the held-out mean return (subgoals reached), which moves while success is still 0
+    fig, axes = plt.subplots(2, len(panels), figsize=(5.5 * len(panels), 6.4), squeeze=False)
     rows = []
-    for ax, (these, x, xlabel) in zip(axes[0], panels):
-        plot_runs(ax, these, x)
-        ax.set_xlabel(xlabel)
+    for column, (these, x, xlabel) in enumerate(panels):
+        plot_runs(axes[0][column], these, x)
+        for name, evals in these.items():
+            points = [(e[x], e["heldout_return"]) for e in evals if "heldout_return" in e]
+            if points:
+                axes[1][column].plot(*zip(*points), marker="o", label=name)
+        axes[1][column].set_ylabel(f"mean return, {HELDOUT_DATASET}")
+        axes[1][column].set_xlabel(xlabel)
         rows += ([""] if rows else []) + eval_rows(these, x, "steps" if x == "steps" else "demonstrations cloned")
     rows += final_rows(kept, runs)
     fig.tight_layout()
