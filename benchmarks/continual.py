@@ -129,8 +129,9 @@ def clone_command(args: argparse.Namespace, demos: Path, cloned: int) -> list[st
     return cmd + (["--resume"] if resume else ["--continue-from", str(source)])
 
 
-def heldout_evaluation(agent: Path, folder: Path) -> list[str]:
-    return [sys.executable, "-m", "agents.evaluate", "--agent", str(agent), "--datasets", HELDOUT_DATASET,
+def evaluation(agent: Path, datasets: tuple[str, ...], folder: Path) -> list[str]:
+    """``agents.evaluate`` of ``agent`` on ``datasets`` (100 greedy episodes each, seed 0) into ``folder``."""
+    return [sys.executable, "-m", "agents.evaluate", "--agent", str(agent), "--datasets", ",".join(datasets),
             "--episodes", "100", "--seed", "0", "--out", str(folder), "--no-progress"]
 
 
@@ -157,7 +158,7 @@ def run_bc(args: argparse.Namespace) -> None:
                 raise SystemExit(f"error: {agent} has cloned {reached} demonstrations of {TRAIN_SPLIT}, not {cloned}: "
                                  f"its evaluation would be mislabelled; start a new --name")
         folder = out / "heldout" / f"episodes{cloned:09d}"
-        call(heldout_evaluation(agent, folder), out, args.name, args.threads)
+        call(evaluation(agent, (HELDOUT_DATASET,), folder), out, args.name, args.threads)
         summary = json.loads((folder / "summary.json").read_text())["summary"][HELDOUT_DATASET]
         evals.append({"episodes": cloned, "heldout_success": summary["success"],
                       **episode_stats(folder / "episodes.jsonl")})
@@ -178,8 +179,7 @@ def final_evaluation(out: Path, datasets: tuple[str, ...] = FINAL_DATASETS) -> l
     folder = out / f"final-{steps:09d}"
     if (folder / "summary.json").exists():
         return None
-    return [sys.executable, "-m", "agents.evaluate", "--agent", str(out / "checkpoint"), "--datasets",
-            ",".join(datasets), "--episodes", "100", "--seed", "0", "--out", str(folder), "--no-progress"]
+    return evaluation(out / "checkpoint", datasets, folder)
 
 
 def call(cmd: list[str], out: Path, name: str, threads: int) -> None:
